@@ -1,0 +1,32 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.aegan-installed
+
+.PHONY: demo test bench bench-quick data clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# Fashion-MNIST from Debian's package where we can; otherwise one line saying how.
+data:
+	@sh scripts/get-data.sh
+
+demo: $(STAMP) data
+	@sh scripts/demo.sh
+
+test: $(STAMP) data
+	$(PY) -m pytest -q
+
+bench: $(STAMP) data
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP) data
+	$(PY) benchmarks/run.py --quick --out /tmp/BENCHMARKS.quick.md
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

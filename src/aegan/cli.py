@@ -1,0 +1,247 @@
+"""The `aegan` command. Thin: parse, call the library, print. User errors print one line and
+exit 2 (usage) or 1 (runtime); `--debug` shows the traceback."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .checkpoint import atomic_write, check_output_file
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, add_flags, apply_preset, from_flags, PRESETS
+from .data import SPLITS, load_dataset
+from .errors import AeganError, UsageError
+from .models import MODELS
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def _data_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
+    add_flags(p, DataConfig, skip=("normalize",))
+    p.add_argument("--split", choices=SPLITS, default=None,
+                   help="which split to read (default: train for training, test otherwise)")
+    for a in p._actions:
+        if a.dest == "DataConfig.data":
+            a.required = required
+
+
+def _load_data(args, base: DataConfig | None = None, split_default: str = "test"):
+    dc = from_flags(args, DataConfig, base)
+    return dc, load_dataset(dc.data, args.split or split_default, data_dir=dc.data_dir,
+                            image_size=dc.image_size, channels=dc.channels, label_column=dc.label_column)
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+    atomic_write(path, write)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+def cmd_train(args) -> int:
+    from .run import fit
+    model, train = apply_preset(args.preset, ModelConfig(family=args.family), TrainConfig())
+    model = from_flags(args, ModelConfig, dataclasses.replace(model, family=args.family))
+    train = from_flags(args, TrainConfig, train)
+    dc = from_flags(args, DataConfig)
+    from .config import validate
+    validate(model, train)  # cheap checks before reading any data
+    _, ds = _load_data(args, dc, split_default="train")
+    cfg = RunConfig(data=dc, model=model, train=train, preset=args.preset)
+    run = fit(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
+    last = run.metrics()[-1]
+    shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if k.endswith("loss") and isinstance(v, float))
+    print(f"trained {model.family}/{model.arch} on {ds.name} ({len(ds)} examples, {ds.kind} {ds.shape}): {shown}")
+    print(f"run folder: {run.path}")
+    print(f"next: aegan info {run.path} | aegan reconstruct {run.path} --data {dc.data} --out recon.png")
+    return 0
+
+
+def _open_run(path: str):
+    from .run import load
+    return load(path)
+
+
+def cmd_encode(args) -> int:
+    run = _open_run(args.run)
+    out = check_output_file(args.out, args.overwrite, (".npy",))
+    _, ds = _load_data(args, run.config.data)
+    codes = run.encode(ds)
+    _save_npy(out, codes)
+    print(f"wrote {out}: codes of shape {codes.shape}")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    run = _open_run(args.run)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    try:
+        codes = np.load(args.codes, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--codes {args.codes}: not a readable numeric .npy ({e}); expected codes "
+                         "written by 'aegan encode'") from None
+    x = run.decode(codes)
+    _write_examples(run, out, x, args.nrow)
+    print(f"wrote {out}: {len(x)} decoded examples of shape {tuple(x.shape[1:])}")
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    run = _open_run(args.run)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    _, ds = _load_data(args, run.config.data)
+    n = len(ds) if out.suffix == ".npy" and args.n is None else min(len(ds), args.n or 16)
+    sub = ds.subset(np.arange(n))
+    if out.suffix == ".png":
+        from .viz import save_png
+        save_png(out, run.reconstruction_grid(sub, nrow=args.nrow))
+    else:
+        _save_npy(out, run.reconstruct(sub))
+    mse = float(run.score(sub).mean())
+    print(f"wrote {out}: {n} reconstructions; mean squared error {mse:.5g} (model units)")
+    return 0
+
+
+def _write_examples(run, out: Path, x: np.ndarray, nrow: int) -> None:
+    if out.suffix == ".npy":
+        _save_npy(out, x)
+        return
+    if run.kind != "image":
+        raise UsageError(f"--out {out}: a picture needs image data, this run is tabular; use a .npy file")
+    import torch
+    from .viz import grid_image, save_png
+    n = run.normalizer
+    px = (torch.from_numpy(x) - n.out_lo) / (n.out_hi - n.out_lo)
+    save_png(out, grid_image(px, nrow=nrow))
+
+
+def cmd_info(args) -> int:
+    run = _open_run(args.run)
+    cfg, info = run.config, run.config.data_info
+    metrics = run.metrics()
+    if args.json:
+        print(json.dumps({"config": dataclasses.asdict(cfg), "last_metrics": metrics[-1] if metrics else None},
+                         indent=2))
+        return 0
+    m, t = cfg.model, cfg.train
+    body = f"hidden {','.join(map(str, m.hidden))}" if m.arch == "mlp" else f"channels {','.join(map(str, m.conv_channels))}"
+    print(f"run:        {run.path}")
+    print(f"model:      {m.family} ({MODELS[m.family].__doc__.strip().splitlines()[0]})")
+    print(f"body:       {m.arch}, {body}, code {m.code_dim}" + (f", preset {cfg.preset}" if cfg.preset else ""))
+    print(f"data:       {info['name']} ({info['source']}), {info['kind']} {tuple(info['shape'])}, "
+          f"{info['num_examples']} examples, normalised '{info['normalizer']['target']}'")
+    print(f"training:   {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, seed {t.seed}; aegan {cfg.aegan_version}")
+    params = sum(p.numel() for p in run.model.parameters())
+    print(f"parameters: {params:,}")
+    if metrics:
+        last = metrics[-1]
+        shown = "  ".join(f"{k}={v:.5g}" for k, v in last.items() if k.startswith(("train_", "val_")))
+        print(f"last epoch: {last['epoch']} (step {last['step']}): {shown}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    dc, ds = _load_data(args, DataConfig(data=args.spec), split_default="train")
+    print(f"{ds.name}: {len(ds)} examples, {ds.kind} of shape {ds.shape}, dtype {ds.x.dtype}, "
+          f"split {args.split or 'train'}")
+    print(f"source: {ds.source}")
+    if ds.y is not None:
+        counts = np.bincount(ds.y, minlength=ds.num_classes or 0)
+        names = ds.classes or [str(i) for i in range(len(counts))]
+        print("labels: " + ", ".join(f"{n} ({c})" for n, c in zip(names, counts)))
+    else:
+        print("labels: none")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="aegan", description="Autoencoders and GANs on your own data.")
+    parser.add_argument("--version", action="version", version=f"aegan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train an autoencoder into a run folder")
+    p.add_argument("family", choices=list(MODELS), help="ae (plain), dae (denoising), sparse, vae")
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
+    p.add_argument("--preset", choices=list(PRESETS), help="classic: the article's network (Dense 128, MSE, Adam)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    _data_flags(p)
+    p.add_argument("--normalize", dest="DataConfig.normalize", default=None,
+                   choices=("auto", "unit", "symmetric", "standard", "none"),
+                   help="images: unit [0,1] or symmetric [-1,1]; tables: standard or none (default: auto)")
+    add_flags(p, ModelConfig, skip=("family",))
+    add_flags(p, TrainConfig)
+    _common(p)
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("encode", help="write the codes of a dataset to a .npy file")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--out", required=True, help="codes.npy")
+    p.add_argument("--overwrite", action="store_true")
+    _data_flags(p)
+    _common(p)
+    p.set_defaults(fn=cmd_encode)
+
+    p = sub.add_parser("decode", help="decode codes (.npy) into examples (.npy) or a picture (.png)")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--codes", required=True, help="codes.npy of shape (N, code_dim)")
+    p.add_argument("--out", required=True, help="out.npy (data's own units) or grid.png")
+    p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+    p.set_defaults(fn=cmd_decode)
+
+    p = sub.add_parser("reconstruct", help="inputs and their reconstructions (grid.png or .npy)")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--out", required=True, help="grid.png (inputs above, reconstructions below) or out.npy")
+    p.add_argument("-n", type=int, default=None, help="how many examples (default: 16 in a picture, all in .npy)")
+    p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
+    p.add_argument("--overwrite", action="store_true")
+    _data_flags(p)
+    _common(p)
+    p.set_defaults(fn=cmd_reconstruct)
+
+    p = sub.add_parser("info", help="what a run is: model, data shape, last metrics")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--json", action="store_true", help="print the config and last metrics as JSON")
+    _common(p)
+    p.set_defaults(fn=cmd_info)
+
+    p = sub.add_parser("data", help="what aegan reads from a dataset name or path")
+    p.add_argument("spec", metavar="DATA", help="dataset name or path")
+    _data_flags(p, required=False)
+    _common(p)
+    p.set_defaults(fn=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        for name in ("n", "nrow"):
+            v = getattr(args, name, None)
+            if v is not None and v < 1:
+                raise UsageError(f"-{'-' if len(name) > 1 else ''}{name} {v} must be at least 1")
+        return args.fn(args)
+    except AeganError as e:
+        if args.debug:
+            raise
+        print(f"aegan {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"aegan {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,202 @@
+"""Configuration dataclasses, their JSON round trip, and the CLI flags derived from them.
+
+Each field's `metadata["help"]` is its command-line help; the flag is the field name with
+dashes (`code_dim` -> `--code-dim`). A run's config.json holds everything needed to rebuild
+its model: these dataclasses plus the data's shape and normalisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import RunError, UsageError
+
+FORMAT_VERSION = 1
+
+
+def _f(default, help: str, choices=None, **kw):
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = choices
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+@dataclass
+class DataConfig:
+    data: str = _f("", "dataset name (fashion-mnist, mnist, digits) or path (.npy, .npz, .csv, "
+                       "image folder, IDX folder)")
+    data_dir: typing.Optional[str] = _f(None, "folder holding IDX files of a named dataset "
+                                              "(searched before $AEGAN_DATA and /usr/share/datasets)")
+    image_size: typing.Optional[int] = _f(None, "resize images to N x N pixels")
+    channels: typing.Optional[int] = _f(None, "image channels: 1 (grey) or 3 (RGB); default: as the images are",
+                                        choices=(1, 3))
+    label_column: typing.Optional[str] = _f(None, "CSV column (name or index) holding class labels")
+    normalize: str = _f("auto", "value map into the model: unit [0,1] or symmetric [-1,1] for images; "
+                                "standard or none for tables", choices=("auto", "unit", "symmetric", "standard", "none"))
+
+
+@dataclass
+class ModelConfig:
+    family: str = _f("ae", "model family", choices=("ae", "dae", "sparse", "vae"))
+    arch: str = _f("mlp", "body: mlp (any data) or conv (images)", choices=("mlp", "conv"))
+    code_dim: int = _f(32, "size of the code (latent) vector")
+    hidden: tuple[int, ...] = _f((512, 256), "mlp hidden layer sizes, encoder side, e.g. 512,256")
+    conv_channels: tuple[int, ...] = _f((32, 64, 128), "conv channels per stride-2 stage, e.g. 32,64,128")
+    output: str = _f("auto", "decoder output activation; auto: sigmoid for [0,1] images, tanh for [-1,1], "
+                             "identity for tables", choices=("auto", "identity", "sigmoid", "tanh"))
+    noise: str = _f("gaussian", "dae corruption: gaussian (additive) or mask (zero a fraction of inputs)",
+                    choices=("gaussian", "mask"))
+    noise_level: float = _f(0.2, "dae corruption strength: Gaussian std (model units) or mask probability")
+    sparsity: float = _f(1e-3, "sparse: weight of the L1 penalty on the code")
+    beta: float = _f(1.0, "vae: weight of the KL term (beta-VAE)")
+    likelihood: str = _f("gaussian", "vae decoder likelihood: gaussian (learned variance) or bernoulli "
+                                     "([0,1] data)", choices=("gaussian", "bernoulli"))
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = _f(10, "passes over the training data")
+    batch_size: int = _f(128, "examples per step")
+    lr: float = _f(1e-3, "Adam learning rate")
+    weight_decay: float = _f(0.0, "Adam weight decay (L2)")
+    val_split: float = _f(0.1, "fraction of the training data held out for validation (0 for none)")
+    patience: int = _f(0, "early stopping: stop after N epochs without a better validation loss (0: off)")
+    seed: int = _f(0, "random seed; the same seed gives the same run on a CPU")
+    max_samples: typing.Optional[int] = _f(None, "use at most N training examples (quick experiments)")
+
+
+PRESETS = {
+    # The reference article's network: x -> Dense 128 ReLU -> code -> Dense 128 ReLU -> x_hat,
+    # linear output, MSE, Adam.
+    "classic": {"model": {"family": "ae", "arch": "mlp", "hidden": (128,), "output": "identity"},
+                "train": {"lr": 1e-3}},
+}
+
+
+@dataclass
+class RunConfig:
+    """What a run folder's config.json holds."""
+
+    task: str = "autoencoder"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: typing.Optional[str] = None
+    # filled in at training time: kind, shape, classes, normaliser
+    data_info: dict = field(default_factory=dict)
+    aegan_version: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config.json") -> "RunConfig":
+        if not isinstance(d, dict):
+            raise RunError(f"{source}: expected a JSON object, found {type(d).__name__}")
+        version = d.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise RunError(f"{source}: format_version {version!r} is newer than this aegan understands "
+                           f"({FORMAT_VERSION}); upgrade aegan")
+        kw = {}
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            v = d[f.name]
+            sub = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}.get(f.name)
+            kw[f.name] = _from_dict(sub, v, f"{source}: {f.name}") if sub else v
+        return cls(**kw)
+
+
+def _from_dict(cls, d: dict, where: str):
+    if not isinstance(d, dict):
+        raise RunError(f"{where}: expected an object, found {type(d).__name__}")
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(d) - set(names))
+    if unknown:
+        raise RunError(f"{where}: unknown keys {unknown}; this aegan knows {sorted(names)}")
+    out = {}
+    for k, v in d.items():
+        out[k] = tuple(v) if isinstance(v, list) else v
+    obj = cls(**out)
+    for k, f in names.items():
+        choices = f.metadata.get("choices")
+        if choices and getattr(obj, k) not in choices and not (getattr(obj, k) is None and f.default is None):
+            raise RunError(f"{where}.{k} = {getattr(obj, k)!r} is not one of {list(choices)}")
+    return obj
+
+
+# --- CLI flags from dataclass fields ---------------------------------------------------
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers (e.g. 512,256)")
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected positive sizes, e.g. 512,256")
+    return vals
+
+
+def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """Add one `--flag` per dataclass field; defaults are None so presets can tell what was given."""
+    hints = typing.get_type_hints(cls)
+    group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options")
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        tp = hints[f.name]
+        origin = typing.get_origin(tp)
+        if origin is typing.Union:
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        conv = _int_list if typing.get_origin(tp) is tuple else tp
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f"{cls.__name__}.{f.name}", type=conv,
+                           default=None, choices=f.metadata.get("choices"),
+                           metavar=None if f.metadata.get("choices") else f.name.upper(),
+                           help=f"{f.metadata['help']} (default: {shown})")
+
+
+def from_flags(args: argparse.Namespace, cls, base=None):
+    """Build `cls` from parsed flags on top of `base` (defaults or a preset)."""
+    obj = base if base is not None else cls()
+    given = {f.name: getattr(args, f"{cls.__name__}.{f.name}") for f in fields(cls)
+             if getattr(args, f"{cls.__name__}.{f.name}", None) is not None}
+    return dataclasses.replace(obj, **given)
+
+
+def apply_preset(name: str | None, model: ModelConfig, train: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
+    if name is None:
+        return model, train
+    if name not in PRESETS:
+        raise UsageError(f"--preset {name!r} is unknown; expected one of {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    return dataclasses.replace(model, **p.get("model", {})), dataclasses.replace(train, **p.get("train", {}))
+
+
+def validate(model: ModelConfig, train: TrainConfig) -> None:
+    """Reject values no run can use, naming the flag and the valid range."""
+    checks = [
+        (train.epochs >= 1, f"--epochs {train.epochs} must be at least 1"),
+        (train.batch_size >= 1, f"--batch-size {train.batch_size} must be at least 1"),
+        (train.lr > 0, f"--lr {train.lr} must be positive (e.g. 1e-3)"),
+        (train.weight_decay >= 0, f"--weight-decay {train.weight_decay} must be zero or positive"),
+        (0 <= train.val_split < 1, f"--val-split {train.val_split} must be in [0, 1), e.g. 0.1"),
+        (train.patience >= 0, f"--patience {train.patience} must be zero (off) or positive"),
+        (train.max_samples is None or train.max_samples >= 1, f"--max-samples {train.max_samples} must be at least 1"),
+        (model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
+        (model.noise_level >= 0 and (model.noise != "mask" or model.noise_level < 1),
+         f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),
+        (model.sparsity >= 0, f"--sparsity {model.sparsity} must be zero or positive"),
+        (model.beta >= 0, f"--beta {model.beta} must be zero or positive"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise UsageError(msg)

@@ -1,0 +1,111 @@
+"""Datasets by name or path: a registry of named sets and one loader per file format.
+
+    load_dataset("fashion-mnist", split="test")
+    load_dataset("scans/", image_size=64)          # image folder
+    load_dataset("table.csv", label_column="y")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import DataError
+from .arrays import load_npy, load_npz
+from .base import SPLITS, Dataset, check_split, holdout_split
+from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
+from .images import load_image_folder
+from .normalize import Normalizer
+from .tables import load_csv
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+SYSTEM_DATA = Path("/usr/share/datasets")
+
+
+def idx_search_path(name: str, data_dir: str | None = None) -> list[Path]:
+    """Where a named IDX dataset is looked for, in order: --data-dir, $AEGAN_DATA, the system."""
+    places: list[Path] = []
+    for root in (data_dir, os.environ.get("AEGAN_DATA")):
+        if root:
+            places += [Path(root), Path(root) / name]
+    return places + [SYSTEM_DATA / name]
+
+
+def _named_idx(name: str, classes: list[str] | None) -> Callable[..., Dataset]:
+    def load(split: str, data_dir: str | None = None, **_) -> Dataset:
+        places = idx_search_path(name, data_dir)
+        for folder in places:
+            if is_idx_folder(folder):
+                ds = load_idx_folder(folder, split, name)
+                ds.classes = classes or [str(i) for i in range(10)]
+                return ds
+        looked = ", ".join(str(p) for p in places)
+        raise DataError(f"dataset {name!r} not found (looked in {looked}); {INSTALL_HINT}")
+    return load
+
+
+def _digits(split: str, **_) -> Dataset:
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]  # (1797, 1, 8, 8), pixels in [0, 1]
+    ds = Dataset(x, "image", "digits", y=d.target.astype(np.int64),
+                 classes=[str(i) for i in range(10)], source="sklearn.datasets.load_digits")
+    return holdout_split(ds, split)
+
+
+# Named datasets: name -> loader(split, **options)
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "fashion-mnist": _named_idx("fashion-mnist", FASHION_CLASSES),
+    "mnist": _named_idx("mnist", None),
+    "digits": _digits,
+}
+# File formats: suffix -> loader(path, split, **options)
+FILE_LOADERS: dict[str, Callable[..., Dataset]] = {
+    ".npy": load_npy,
+    ".npz": load_npz,
+    ".csv": load_csv,
+}
+
+
+def load_dataset(spec: str, split: str = "train", *, data_dir: str | None = None,
+                 image_size: int | None = None, channels: int | None = None,
+                 label_column: str | int | None = None) -> Dataset:
+    """A dataset by registered name, or from a file or folder path."""
+    check_split(split)
+    opts = dict(data_dir=data_dir, image_size=image_size, channels=channels, label_column=label_column)
+    if spec in DATASETS:
+        ds = DATASETS[spec](split, **opts)
+    else:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            ds = (load_idx_folder(path, split) if is_idx_folder(path)
+                  else load_image_folder(path, split, **opts))
+        elif path.is_file():
+            loader = FILE_LOADERS.get(path.suffix.lower())
+            if loader is None:
+                raise DataError(f"{path}: unknown file type {path.suffix or '(none)'!r}; expected "
+                                f"{', '.join(FILE_LOADERS)}, a folder of images or a folder of IDX files")
+            ds = loader(path, split, **opts)
+        else:
+            raise DataError(f"no dataset named {spec!r} and no file or folder at {path}; "
+                            f"known names: {', '.join(DATASETS)}; for fashion-mnist: {INSTALL_HINT}")
+    if ds.kind == "image" and image_size and ds.shape[1:] != (image_size, image_size):
+        ds.x = _resize(ds.x, image_size)
+    return ds
+
+
+def _resize(x: np.ndarray, size: int) -> np.ndarray:
+    """Resize (N, C, H, W) images bilinearly (image folders resize as they read)."""
+    import torch
+    import torch.nn.functional as F
+    t = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True).numpy()
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8) if x.dtype == np.uint8 else out
+
+
+__all__ = ["DATASETS", "FILE_LOADERS", "SPLITS", "Dataset", "Normalizer", "load_dataset",
+           "holdout_split", "idx_search_path"]

@@ -1,0 +1,101 @@
+"""NumPy files: `.npy` (memory-mapped) and `.npz`.
+
+Rank decides the kind: (N, D) is a table, (N, H, W) and (N, C, H, W) are images, and so is
+channels-last (N, H, W, C) with C in {1, 3, 4}. uint8 arrays are pixel values 0-255.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .base import Dataset, as_labels, check_split, holdout_split
+
+X_KEYS = ("x", "X", "data", "images", "arr_0")
+Y_KEYS = ("y", "Y", "labels", "targets", "arr_1")
+
+
+def check_finite(x: np.ndarray, source: str) -> None:
+    """Reject NaN/inf, reading a memory-mapped array in chunks so it never loads whole."""
+    if x.dtype.kind != "f":
+        return
+    step = max(1, (1 << 24) // max(1, int(np.prod(x.shape[1:]))))
+    for start in range(0, len(x), step):
+        chunk = np.asarray(x[start:start + step])
+        if not np.isfinite(chunk).all():
+            bad = start + int(np.argwhere(~np.isfinite(chunk.reshape(len(chunk), -1)).any(1))[0, 0])
+            raise DataError(f"{source}: row {bad} holds NaN or inf; expected finite numbers "
+                            "(drop or fill those rows first)")
+
+
+def as_examples(x: np.ndarray, source: str) -> tuple[np.ndarray, str]:
+    """Give an array the (N, C, H, W) / (N, D) layout and say which kind it is."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{source}: arrays of dtype {x.dtype} cannot be training data; "
+                        "expected numbers (uint8 pixels, ints or floats)")
+    if x.dtype.kind == "b":
+        x = x.astype(np.uint8)
+    if x.ndim == 2:
+        return x, "table"
+    if x.ndim == 3:
+        return x[:, None], "image"
+    if x.ndim == 4:
+        if x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+            x = np.ascontiguousarray(np.moveaxis(x, -1, 1))  # channels-last -> channels-first
+        return x, "image"
+    raise DataError(f"{source}: array of shape {x.shape} (rank {x.ndim}); expected (N, D) for a table, "
+                    "(N, H, W) or (N, C, H, W) for images")
+
+
+def _dataset(x, y, source: str, name: str) -> Dataset:
+    x, kind = as_examples(x, source)
+    check_finite(x, source)
+    classes = None
+    if y is not None:
+        y = np.asarray(y).reshape(-1)
+        if len(y) != len(x):
+            raise DataError(f"{source}: {len(y)} labels for {len(x)} rows; the counts must match")
+        y, classes = as_labels(y, source)
+    return Dataset(x, kind, name, y=y, classes=classes, source=source)
+
+
+def load_npy(path: Path, split: str, **_) -> Dataset:
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        msg = "object arrays (pickled Python objects) are refused" if "pickle" in str(e) else str(e)
+        raise DataError(f"{path}: cannot read this .npy ({msg}); expected a numeric array") from None
+    except OSError as e:
+        raise DataError(f"{path}: not a readable .npy file ({e}); expected an array saved by numpy.save") from None
+    return holdout_split(_dataset(x, None, str(path), path.stem), split)
+
+
+def load_npz(path: Path, split: str, **_) -> Dataset:
+    check_split(split)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as e:
+        msg = "object arrays (pickled Python objects) are refused" if "pickle" in str(e) else str(e)
+        raise DataError(f"{path}: cannot read this .npz ({msg}); expected numeric arrays") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e}); expected a file saved by numpy.savez") from None
+    source = str(path)
+    if "x_train" in arrays and "x_test" in arrays:  # the Keras layout carries its own split
+        parts = ["train", "test"] if split == "all" else [split]
+        xs = [arrays[f"x_{p}"] for p in parts]
+        ys = [arrays.get(f"y_{p}") for p in parts]
+        y = None if any(v is None for v in ys) else np.concatenate(ys)
+        return _dataset(np.concatenate(xs), y, source, path.stem)
+    x_key = next((k for k in X_KEYS if k in arrays), None)
+    if x_key is None:
+        if len(arrays) != 1:
+            raise DataError(f"{source}: no data array among {sorted(arrays)}; expected one named "
+                            f"{' or '.join(X_KEYS[:3])} (labels as y), or x_train/x_test")
+        x_key = next(iter(arrays))
+    y_key = next((k for k in Y_KEYS if k in arrays and k != x_key), None)
+    ds = _dataset(arrays[x_key], arrays.get(y_key) if y_key else None, source, path.stem)
+    return holdout_split(ds, split)

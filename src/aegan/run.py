@@ -1,0 +1,202 @@
+"""A run: a trained model with its config and normaliser. Train one into a folder, load it
+back from the folder alone, and use it on data in the data's own units."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__, checkpoint
+from .config import RunConfig, validate
+from .data import Dataset, Normalizer
+from .data.arrays import as_examples, check_finite
+from .errors import DataError, RunError, UsageError
+from .models import MODELS, build_model
+from .train import evaluate, make_optimizer, train_autoencoder
+from .viz import loss_curves, reconstruction_grid, save_png
+
+GRID_EXAMPLES = 16
+
+
+class Run:
+    """A trained model. Methods take and return numpy arrays in the data's own units."""
+
+    def __init__(self, config: RunConfig, model, normalizer: Normalizer, path: Path | None = None):
+        self.config, self.model, self.normalizer, self.path = config, model, normalizer, path
+        self.model.eval()
+
+    # --- what the run is ---
+    @property
+    def kind(self) -> str:
+        return self.config.data_info["kind"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.config.data_info["shape"])
+
+    @property
+    def code_dim(self) -> int:
+        return self.config.model.code_dim
+
+    def metrics(self) -> list[dict]:
+        return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else []
+
+    def __repr__(self) -> str:
+        m = self.config.model
+        return (f"Run({m.family}/{m.arch}, code_dim={m.code_dim}, data={self.kind} {self.shape}, "
+                f"path={str(self.path) if self.path else None})")
+
+    # --- data in and out ---
+    def to_model(self, x) -> torch.Tensor:
+        """Raw examples (a Dataset or an array) -> model-space tensor, after checking the shape."""
+        arr = x.x if isinstance(x, Dataset) else np.asarray(x)
+        if not isinstance(x, Dataset):
+            if arr.ndim == 1 and self.kind == "table":
+                arr = arr[None]
+            elif arr.ndim == len(self.shape) and self.kind == "image":
+                arr = arr[None]
+            elif arr.ndim == 3 and self.kind == "image" and self.shape[0] == 1 and arr.shape[1:] == self.shape[1:]:
+                pass
+            arr, _ = as_examples(arr, "input")
+        if tuple(arr.shape[1:]) != self.shape:
+            raise DataError(f"data of shape {tuple(arr.shape[1:])} per example does not fit this run, which was "
+                            f"trained on {self.kind} data of shape {self.shape}; use data like the training data "
+                            "(e.g. the same --image-size)")
+        check_finite(arr, "input")
+        return self.normalizer.transform(arr)
+
+    @torch.no_grad()
+    def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
+
+    def encode(self, x) -> np.ndarray:
+        """(N, code_dim) codes; for a VAE the posterior means."""
+        return self._map(self.model.encode, self.to_model(x)).numpy()
+
+    def decode(self, codes) -> np.ndarray:
+        """Codes -> examples in the data's own units (image pixels in [0, 1])."""
+        z = np.asarray(codes, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != self.code_dim:
+            raise DataError(f"codes of shape {z.shape}; this run decodes (N, {self.code_dim}) arrays "
+                            "(as written by 'aegan encode')")
+        if not np.isfinite(z).all():
+            raise DataError("codes hold NaN or inf; expected finite numbers")
+        return self.normalizer.inverse(self._map(self.model.decode, torch.from_numpy(z)))
+
+    def reconstruct(self, x) -> np.ndarray:
+        return self.normalizer.inverse(self._map(self.model.reconstruct, self.to_model(x)))
+
+    def reconstruction_grid(self, x, nrow: int = 8):
+        """A PIL picture: rows of inputs, each followed by their reconstructions (image runs)."""
+        if self.kind != "image":
+            raise UsageError("a reconstruction picture needs image data, this run is tabular; write .npy instead")
+        t = x if isinstance(x, torch.Tensor) else self.to_model(x)
+        rec = self._map(self.model.reconstruct, t)
+        return reconstruction_grid(self.normalizer.to_pixels(t), self.normalizer.to_pixels(rec), nrow=nrow)
+
+    def score(self, x) -> np.ndarray:
+        """(N,) anomaly score: reconstruction MSE in model units (higher = more anomalous)."""
+        return self._map(self.model.score, self.to_model(x)).numpy()
+
+    def evaluate(self, x) -> dict[str, float]:
+        """Mean loss parts on `x` (model units), e.g. {"loss", "recon", ...}."""
+        return evaluate(self.model, self.to_model(x))
+
+    # --- files ---
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write config.json and model.safetensors into a run folder."""
+        path = checkpoint.prepare_run_dir(path, overwrite)
+        checkpoint.write_text(path / checkpoint.CONFIG, self.config.to_json())
+        checkpoint.save_weights(path / checkpoint.WEIGHTS, self.model)
+        self.path = path
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Run":
+        """Rebuild the model from config.json alone, then load its safetensors weights."""
+        path = Path(path)
+        if not path.is_dir():
+            raise RunError(f"no run folder at {path}; expected a folder written by 'aegan train ... --out {path}'")
+        raw = checkpoint.read_json(path / checkpoint.CONFIG)
+        cfg = RunConfig.from_dict(raw, str(path / checkpoint.CONFIG))
+        if cfg.task != "autoencoder":
+            raise RunError(f"{path}: a {cfg.task!r} run; this aegan loads autoencoder runs")
+        if cfg.model.family not in MODELS:
+            raise RunError(f"{path}/config.json: unknown model family {cfg.model.family!r}; "
+                           f"expected one of {', '.join(MODELS)}")
+        info = cfg.data_info
+        try:
+            normalizer = Normalizer.from_dict(info["normalizer"])
+            model = build_model(cfg.model, info["kind"], tuple(info["shape"]), normalizer.model_range)
+        except (KeyError, TypeError, UsageError) as e:
+            raise RunError(f"{path}/config.json: cannot rebuild the model ({e}); the file is damaged "
+                           "or was not written by aegan") from None
+        checkpoint.load_weights(path / checkpoint.WEIGHTS, model)
+        return cls(cfg, model, normalizer, path)
+
+
+def _data_info(ds: Dataset, normalizer: Normalizer) -> dict:
+    return {"kind": ds.kind, "shape": list(ds.shape), "name": ds.name, "source": ds.source,
+            "classes": ds.classes, "num_examples": len(ds), "dtype": str(ds.x.dtype),
+            "normalizer": normalizer.to_dict()}
+
+
+def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
+        progress: bool = True) -> Run:
+    """Train an autoencoder of `config` on `ds`; with `out`, write a run folder as it goes."""
+    validate(config.model, config.train)
+    tc = config.train
+    torch.manual_seed(tc.seed)
+    if tc.max_samples is not None and tc.max_samples < len(ds):
+        ds = ds.subset(np.sort(np.random.default_rng(tc.seed).permutation(len(ds))[:tc.max_samples]))
+    normalizer = Normalizer.fit(ds.x, ds.kind, config.data.normalize)
+    model = build_model(config.model, ds.kind, ds.shape, normalizer.model_range)
+    x = normalizer.transform(ds.x)
+    n_val = int(round(len(x) * tc.val_split)) if len(x) >= 10 else 0
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(tc.seed))
+    x_val, x_train = (x[perm[:n_val]], x[perm[n_val:]]) if n_val else (None, x)
+    config = dataclasses.replace(config, data_info=_data_info(ds, normalizer), aegan_version=__version__)
+    run = Run(config, model, normalizer, None)
+    opt = make_optimizer(model, tc)
+
+    on_epoch = None
+    if out is not None:
+        path = checkpoint.prepare_run_dir(out, overwrite)
+        run.path = path
+        checkpoint.write_text(path / checkpoint.CONFIG, config.to_json())
+        show = (x_val if x_val is not None else x_train)[:GRID_EXAMPLES]
+        history: list[dict] = []
+
+        def on_epoch(record: dict) -> None:
+            history.append(record)
+            checkpoint.append_jsonl(path / checkpoint.METRICS, record)
+            checkpoint.save_weights(path / checkpoint.WEIGHTS, model)
+            if ds.kind == "image":
+                model.eval()
+                grid = run.reconstruction_grid(show)
+                model.train()
+                save_png(path / f"recon_epoch{record['epoch']:03d}.png", grid)
+                save_png(path / "recon.png", grid)
+            loss_curves(history, path / "loss.png", title=f"{config.model.family}/{config.model.arch}")
+
+    train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress)
+    if run.path is not None:
+        checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
+        checkpoint.save_state(run.path / checkpoint.STATE, {
+            "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+            "python": platform.python_version(), "torch": torch.__version__,
+        })
+    model.eval()
+    return run
+
+
+def load(path: str | Path) -> Run:
+    """A run folder written by `aegan train`, ready to encode, decode, reconstruct and score."""
+    return Run.load(path)

@@ -1,0 +1,70 @@
+"""Pictures a person can open: image grids (PNG) and loss curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoint import atomic_write
+
+
+def grid_image(images: torch.Tensor, nrow: int = 8, pad: int = 2, min_size: int = 48) -> Image.Image:
+    """(N, C, H, W) pixels in [0, 1] -> one PIL image, `nrow` per row, small images enlarged
+    (nearest neighbour) so each tile is at least `min_size` pixels high."""
+    x = images.detach().float().cpu().clamp(0, 1)
+    n, c, h, w = x.shape
+    if c not in (1, 3):
+        x = x[:, :1] if c < 3 else x[:, :3]
+        c = x.shape[1]
+    scale = max(1, math.ceil(min_size / h))
+    rows = math.ceil(n / nrow)
+    H, W = rows * (h * scale + pad) + pad, nrow * (w * scale + pad) + pad
+    canvas = np.ones((H, W, c), dtype=np.float32)
+    tiles = x.permute(0, 2, 3, 1).numpy().repeat(scale, 1).repeat(scale, 2)
+    for i, tile in enumerate(tiles):
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h * scale + pad), pad + col * (w * scale + pad)
+        canvas[top:top + h * scale, left:left + w * scale] = tile
+    arr = (canvas * 255 + 0.5).astype(np.uint8)
+    return Image.fromarray(arr[..., 0] if c == 1 else arr, "L" if c == 1 else "RGB")
+
+
+def save_png(path, img: Image.Image) -> None:
+    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+def reconstruction_grid(inputs: torch.Tensor, recons: torch.Tensor, nrow: int = 8) -> Image.Image:
+    """Rows of inputs, each followed by the row of their reconstructions."""
+    n = (len(inputs) // nrow) * nrow or len(inputs)
+    pairs = [t for i in range(0, n, nrow) for t in (inputs[i:i + nrow], recons[i:i + nrow])]
+    return grid_image(torch.cat(pairs), nrow=min(nrow, n))
+
+
+def loss_curves(records: list[dict], path, title: str = "") -> None:
+    """Plot every train_*/val_* loss of metrics.jsonl against the epoch, log scale if positive."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in records[0] if k.startswith(("train_", "val_")) and isinstance(records[0][k], (int, float))]
+    main = [k for k in keys if k.endswith("_loss")]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    epochs = [r["epoch"] for r in records]
+    for ax, group, name in ((axes[0], main, "loss"), (axes[1], [k for k in keys if k not in main], "parts")):
+        for k in group:
+            ax.plot(epochs, [r.get(k, np.nan) for r in records], marker="o", ms=3, label=k)
+        vals = [r.get(k) for r in records for k in group if r.get(k) is not None]
+        if vals and min(vals) > 0:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        if group:
+            ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
