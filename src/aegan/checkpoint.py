@@ -112,7 +112,9 @@ def load_state(path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "Unsupported global" in ln or "WeightsUnpickler" in ln),
+                     lines[0] if lines else type(e).__name__)
         raise RunError(f"{path}: refused or unreadable state file ({first[:160]}); aegan only loads "
                        "tensors and plain values, never pickled code") from None
 

@@ -191,7 +191,7 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {
             "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
-            "python": platform.python_version(), "torch": torch.__version__,
+            "python": platform.python_version(), "torch": str(torch.__version__),
         })
     model.eval()
     return run

@@ -26,7 +26,7 @@ def check_finite(x: np.ndarray, source: str) -> None:
     for start in range(0, len(x), step):
         chunk = np.asarray(x[start:start + step])
         if not np.isfinite(chunk).all():
-            bad = start + int(np.argwhere(~np.isfinite(chunk.reshape(len(chunk), -1)).any(1))[0, 0])
+            bad = start + int(np.flatnonzero((~np.isfinite(chunk.reshape(len(chunk), -1))).any(1))[0])
             raise DataError(f"{source}: row {bad} holds NaN or inf; expected finite numbers "
                             "(drop or fill those rows first)")
 
@@ -62,11 +62,18 @@ def _dataset(x, y, source: str, name: str) -> Dataset:
     return Dataset(x, kind, name, y=y, classes=classes, source=source)
 
 
+def _pickle_msg(e: Exception) -> str:
+    text = str(e)
+    if "pickle" in text or "object" in text.lower():
+        return "object arrays (pickled Python objects) are refused"
+    return text
+
+
 def load_npy(path: Path, split: str, **_) -> Dataset:
     try:
         x = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
-        msg = "object arrays (pickled Python objects) are refused" if "pickle" in str(e) else str(e)
+        msg = _pickle_msg(e)
         raise DataError(f"{path}: cannot read this .npy ({msg}); expected a numeric array") from None
     except OSError as e:
         raise DataError(f"{path}: not a readable .npy file ({e}); expected an array saved by numpy.save") from None
@@ -75,11 +82,13 @@ def load_npy(path: Path, split: str, **_) -> Dataset:
 
 def load_npz(path: Path, split: str, **_) -> Dataset:
     check_split(split)
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive); expected a file saved by numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
-        msg = "object arrays (pickled Python objects) are refused" if "pickle" in str(e) else str(e)
+        msg = _pickle_msg(e)
         raise DataError(f"{path}: cannot read this .npz ({msg}); expected numeric arrays") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"{path}: not a readable .npz file ({e}); expected a file saved by numpy.savez") from None
