@@ -66,12 +66,12 @@ def reconstruction_section(quick: bool, workdir: Path) -> list[str]:
     for k in codes:
         mse, secs = pca_mse(xtr, xte, k)
         pca[k] = mse
-        rows.append((f"PCA", k, "-", mse, 1.0, secs, f"sklearn PCA({k}) on the training pixels"))
-    for label, args in RECON_MODELS:
+        rows.append(("PCA", k, "-", mse, 1.0, secs, f"sklearn PCA({k}) on the training pixels"))
+    for i, (label, args) in enumerate(RECON_MODELS):
         if quick and label not in QUICK_MODELS:
             continue
         for k in codes:
-            out = workdir / f"{args[0]}-{label.split()[1]}-{k}"
+            out = workdir / f"model{i}-code{k}"
             cmd = ["aegan", "train", *args, "--data", data, "--code-dim", str(k), "--epochs", str(epochs),
                    *extra, "--out", str(out), "--quiet", "--overwrite"]
             t0 = time.perf_counter()
@@ -94,7 +94,7 @@ def reconstruction_section(quick: bool, workdir: Path) -> list[str]:
              "| model | code | epochs | test MSE | / PCA | train wall time | command |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for label, k, ep, mse, ratio, secs, cmd in sorted(rows, key=lambda r: (r[1], r[0] != "PCA")):
-        lines.append(f"| {label} | {k} | {ep} | {mse:.5f} | {ratio:.2f} | {secs:.0f} s | {cmd} |")
+        lines.append(f"| {label} | {k} | {ep} | {mse:.5f} | {ratio:.2f} | {secs:.1f} s | {cmd} |")
     conv32 = next((r for r in rows if r[0].startswith("ae conv") and r[1] == 32), None)
     if conv32:
         verdict = "met" if conv32[4] <= 0.5 else "NOT met"

@@ -28,7 +28,7 @@ def test_train_writes_a_complete_run_folder(cli, tmp_path):
     assert {"config.json", "model.safetensors", "state.pt", "metrics.jsonl", "recon.png", "loss.png",
             "recon_epoch001.png", "recon_epoch002.png"} <= names
     lines = (out / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(l)["epoch"] for l in lines] == [1, 2]
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["family"] == "vae" and cfg["data_info"]["shape"] == [1, 8, 8]
     assert Image.open(out / "recon.png").size[0] > 100
@@ -94,9 +94,8 @@ def test_console_script_runs(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
-    r = subprocess.run(exe + ["--debug", "train"] if False else exe + ["train", "ae", "--data",
-                       str(tmp_path / "nope.npy"), "--out", str(tmp_path / "o"), "--debug"],
-                       capture_output=True, text=True)
+    r = subprocess.run(exe + ["train", "ae", "--data", str(tmp_path / "nope.npy"), "--out", str(tmp_path / "o"),
+                              "--debug"], capture_output=True, text=True)
     assert "Traceback" in r.stderr
 
 

@@ -10,7 +10,7 @@ from aegan.data import Normalizer, load_dataset
 from aegan.data.idx import read_idx
 from aegan.errors import DataError, UsageError
 
-from conftest import FASHION, make_idx_folder, needs_fashion, write_idx
+from conftest import make_idx_folder, needs_fashion, write_idx
 
 
 @pytest.mark.parametrize("compress", [False, True])

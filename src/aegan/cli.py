@@ -13,7 +13,8 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import atomic_write, check_output_file
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, add_flags, apply_preset, from_flags, PRESETS
+from .config import (PRESETS, DataConfig, ModelConfig, RunConfig, TrainConfig, add_flags, apply_preset, from_flags,
+                     validate)
 from .data import SPLITS, load_dataset
 from .errors import AeganError, UsageError
 from .models import MODELS
@@ -58,7 +59,6 @@ def cmd_train(args) -> int:
     model = from_flags(args, ModelConfig, dataclasses.replace(model, family=args.family))
     train = from_flags(args, TrainConfig, train)
     dc = from_flags(args, DataConfig)
-    from .config import validate
     validate(model, train)  # cheap checks before reading any data
     _, ds = _load_data(args, dc, split_default="train")
     cfg = RunConfig(data=dc, model=model, train=train, preset=args.preset)
@@ -138,9 +138,12 @@ def cmd_info(args) -> int:
                          indent=2))
         return 0
     m, t = cfg.model, cfg.train
-    body = f"hidden {','.join(map(str, m.hidden))}" if m.arch == "mlp" else f"channels {','.join(map(str, m.conv_channels))}"
+    sizes = m.hidden if m.arch == "mlp" else m.conv_channels
+    body = f"{'hidden' if m.arch == 'mlp' else 'channels'} {','.join(map(str, sizes))}"
+    detail = {"dae": f", {m.noise} noise {m.noise_level}", "sparse": f", weight {m.sparsity}",
+              "vae": f", beta {m.beta}, {m.likelihood} likelihood"}.get(m.family, "")
     print(f"run:        {run.path}")
-    print(f"model:      {m.family} ({MODELS[m.family].__doc__.strip().splitlines()[0]})")
+    print(f"model:      {m.family} ({MODELS[m.family].description}{detail})")
     print(f"body:       {m.arch}, {body}, code {m.code_dim}" + (f", preset {cfg.preset}" if cfg.preset else ""))
     print(f"data:       {info['name']} ({info['source']}), {info['kind']} {tuple(info['shape'])}, "
           f"{info['num_examples']} examples, normalised '{info['normalizer']['target']}'")

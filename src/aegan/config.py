@@ -138,7 +138,7 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         vals = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers (e.g. 512,256)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers (e.g. 512,256)") from None
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected positive sizes, e.g. 512,256")
     return vals

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Dataset
 from .data.arrays import as_examples
-from .run import Run, fit
+from .run import fit
 
 
 class AutoencoderTransformer(TransformerMixin, BaseEstimator):
@@ -51,7 +51,9 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
 
     def _config(self) -> RunConfig:
         params = self.get_params()
-        pick = lambda cls: {f.name: params[f.name] for f in dataclasses.fields(cls) if f.name in params}
+
+        def pick(cls):
+            return {f.name: params[f.name] for f in dataclasses.fields(cls) if f.name in params}
         model = ModelConfig(**{**pick(ModelConfig), "hidden": tuple(self.hidden),
                                "conv_channels": tuple(self.conv_channels)})
         seed = (int(np.random.SeedSequence().entropy % (2**31)) if self.random_state is None

@@ -4,7 +4,6 @@ back from the folder alone, and use it on data in the data's own units."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import platform
 from pathlib import Path
 
@@ -28,6 +27,7 @@ class Run:
 
     def __init__(self, config: RunConfig, model, normalizer: Normalizer, path: Path | None = None):
         self.config, self.model, self.normalizer, self.path = config, model, normalizer, path
+        self.history: list[dict] = []  # per-epoch records of a run trained in this process
         self.model.eval()
 
     # --- what the run is ---
@@ -44,7 +44,8 @@ class Run:
         return self.config.model.code_dim
 
     def metrics(self) -> list[dict]:
-        return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else []
+        """One record per epoch: from metrics.jsonl, or from training in this process."""
+        return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else self.history
 
     def __repr__(self) -> str:
         m = self.config.model
@@ -72,6 +73,7 @@ class Run:
 
     @torch.no_grad()
     def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """fn over `t` in batches, without gradients; (N, ...) -> (N, ...)."""
         return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
 
     def encode(self, x) -> np.ndarray:
@@ -104,6 +106,24 @@ class Run:
     def score(self, x) -> np.ndarray:
         """(N,) anomaly score: reconstruction MSE in model units (higher = more anomalous)."""
         return self._map(self.model.score, self.to_model(x)).numpy()
+
+    def _vae(self):
+        if not hasattr(self.model, "iwae_bound"):
+            raise UsageError(f"a likelihood bound needs a vae run; this run is {self.config.model.family!r}")
+        return self.model
+
+    def elbo(self, x, samples: int = 1) -> np.ndarray:
+        """(N,) evidence lower bound on log p(x) per example, in nats (model units; vae runs)."""
+        vae = self._vae()
+        return self._map(lambda t: vae.elbo(t, samples), self.to_model(x), 256).numpy()
+
+    def iwae(self, x, k: int = 100) -> np.ndarray:
+        """(N,) importance-weighted bound on log p(x) with k samples (Burda et al. 2016), in nats
+        (model units; vae runs). At least as tight as the ELBO on average; -iwae estimates the NLL."""
+        if k < 1:
+            raise UsageError(f"k = {k} importance samples; expected at least 1 (100 or more for a tight bound)")
+        vae = self._vae()
+        return self._map(lambda t: vae.iwae_bound(t, k), self.to_model(x), 64).numpy()
 
     def evaluate(self, x) -> dict[str, float]:
         """Mean loss parts on `x` (model units), e.g. {"loss", "recon", ...}."""
@@ -186,7 +206,7 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
                 save_png(path / "recon.png", grid)
             loss_curves(history, path / "loss.png", title=f"{config.model.family}/{config.model.arch}")
 
-    train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress)
+    run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress)
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {

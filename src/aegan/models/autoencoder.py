@@ -19,6 +19,8 @@ OUTPUT_ACTIVATIONS = {"identity": nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn
 class Autoencoder(nn.Module):
     """x -> encoder -> z -> decoder -> x_hat, trained on mean squared error."""
 
+    description = "plain autoencoder, mean squared error"
+
     def __init__(self, cfg, shape: tuple[int, ...], output: str):
         super().__init__()
         self.cfg, self.shape = cfg, tuple(shape)
@@ -61,6 +63,8 @@ class DenoisingAutoencoder(Autoencoder):
     """Trained to rebuild clean x from a corrupted copy (Vincent et al. 2008): additive
     Gaussian noise of std `noise_level`, or masking noise zeroing that fraction of inputs."""
 
+    description = "denoising autoencoder"
+
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.noise == "mask":
             return x * (torch.rand_like(x) >= self.cfg.noise_level)
@@ -69,6 +73,8 @@ class DenoisingAutoencoder(Autoencoder):
 
 class SparseAutoencoder(Autoencoder):
     """MSE plus `sparsity` times the L1 norm of the code (an activity penalty)."""
+
+    description = "sparse autoencoder, L1 activity penalty on the code"
 
     def penalty(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"sparsity": self.cfg.sparsity * losses.l1_activity(z)}

@@ -19,6 +19,8 @@ class VAE(Autoencoder):
     """q(z|x) = N(mu(x), diag(exp(logvar(x)))), p(z) = N(0, I), p(x|z) Gaussian with one learned
     variance (Rybkin et al. 2021, sigma-VAE) or Bernoulli on logits."""
 
+    description = "variational autoencoder"
+
     def __init__(self, cfg, shape, output: str):
         super().__init__(cfg, shape, output)
         # log sigma of the Gaussian likelihood, shared by all elements
