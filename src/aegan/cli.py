@@ -13,8 +13,8 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import atomic_write, check_output_file
-from .config import (PRESETS, DataConfig, ModelConfig, RunConfig, TrainConfig, add_flags, apply_preset, from_flags,
-                     validate)
+from .config import (GAN_PRESETS, PRESETS, DataConfig, GANConfig, ModelConfig, RunConfig, TrainConfig, add_flags,
+                     apply_preset, from_flags, validate)
 from .data import SPLITS, load_dataset
 from .errors import AeganError, UsageError
 from .models import MODELS
@@ -71,9 +71,64 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _open_run(path: str):
+def _open_run(path: str, task: str = "autoencoder"):
     from .run import load
-    return load(path)
+    run = load(path)
+    kind = "gan" if type(run).__name__ == "GANRun" else "autoencoder"
+    if kind != task:
+        hint = "aegan sample/interpolate" if kind == "gan" else "aegan encode/decode/reconstruct"
+        raise UsageError(f"{path} holds a {kind} run, but this command needs a {task} run; use {hint}")
+    return run
+
+
+def cmd_train_gan(args) -> int:
+    from .gan_run import fit_gan
+    preset = GAN_PRESETS.get(args.preset, {}) if args.preset else {}
+    model = from_flags(args, GANConfig, dataclasses.replace(GANConfig(), **preset.get("model", {})))
+    train = from_flags(args, TrainConfig, TrainConfig(batch_size=64))
+    dc = from_flags(args, DataConfig)
+    validate(None, train)
+    _, ds = _load_data(args, dc, split_default="train")
+    cfg = RunConfig(task="gan", data=dc, model=model, train=train, preset=args.preset)
+    run = fit_gan(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
+    last = run.metrics()[-1]
+    shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float) and k != "seconds")
+    print(f"trained gan {run.config.model.loss}/{run.config.model.arch} on {ds.name} ({len(ds)} examples, "
+          f"{ds.kind} {ds.shape}): {shown}")
+    print(f"run folder: {run.path}")
+    print(f"next: aegan sample {run.path} -n 64 --out samples.png | aegan interpolate {run.path} --out strip.png")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    run = _open_run(args.run, "gan")
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    if out.suffix == ".png":
+        if run.kind != "image":
+            raise UsageError(f"--out {out}: a picture needs image data; this GAN is tabular, use a .npy file")
+        from .viz import grid_image, save_png
+        x = run.sample(args.n, args.label, args.seed)
+        save_png(out, grid_image(run.pixels(x), nrow=args.nrow))
+    else:
+        x = run.sample(args.n, args.label, args.seed)
+        _save_npy(out, x)
+    print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])}")
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    run = _open_run(args.run, "gan")
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    x = run.interpolate(args.steps, args.rows, args.seed, args.label)
+    if out.suffix == ".png":
+        if run.kind != "image":
+            raise UsageError(f"--out {out}: a picture needs image data; this GAN is tabular, use a .npy file")
+        from .viz import grid_image, save_png
+        save_png(out, grid_image(run.pixels(x), nrow=args.steps))
+    else:
+        _save_npy(out, x)
+    print(f"wrote {out}: {args.rows} lines of {args.steps} samples")
+    return 0
 
 
 def cmd_encode(args) -> int:
@@ -130,7 +185,8 @@ def _write_examples(run, out: Path, x: np.ndarray, nrow: int) -> None:
 
 
 def cmd_info(args) -> int:
-    run = _open_run(args.run)
+    from .run import load
+    run = load(args.run)
     cfg, info = run.config, run.config.data_info
     metrics = run.metrics()
     if args.json:
@@ -140,19 +196,27 @@ def cmd_info(args) -> int:
     m, t = cfg.model, cfg.train
     sizes = m.hidden if m.arch == "mlp" else m.conv_channels
     body = f"{'hidden' if m.arch == 'mlp' else 'channels'} {','.join(map(str, sizes))}"
-    detail = {"dae": f", {m.noise} noise {m.noise_level}", "sparse": f", weight {m.sparsity}",
-              "vae": f", beta {m.beta}, {m.likelihood} likelihood"}.get(m.family, "")
     print(f"run:        {run.path}")
-    print(f"model:      {m.family} ({MODELS[m.family].description}{detail})")
-    print(f"body:       {m.arch}, {body}, code {m.code_dim}" + (f", preset {cfg.preset}" if cfg.preset else ""))
+    if cfg.task == "gan":
+        from .losses import GAN_LOSSES
+        print(f"model:      gan, loss {m.loss} ({GAN_LOSSES[m.loss].paper}), n_critic {m.n_critic}, "
+              f"EMA {m.ema or 'off'}, pack {m.pack}" + (", conditional" if m.conditional else ""))
+        print(f"body:       {m.arch}, {body}, z {m.z_dim}" + (f", preset {cfg.preset}" if cfg.preset else ""))
+    else:
+        detail = {"dae": f", {m.noise} noise {m.noise_level}", "sparse": f", weight {m.sparsity}",
+                  "vae": f", beta {m.beta}, {m.likelihood} likelihood"}.get(m.family, "")
+        print(f"model:      {m.family} ({MODELS[m.family].description}{detail})")
+        print(f"body:       {m.arch}, {body}, code {m.code_dim}" + (f", preset {cfg.preset}" if cfg.preset else ""))
+    params = sum(p.numel() for p in (run.gan if cfg.task == "gan" else run.model).parameters())
     print(f"data:       {info['name']} ({info['source']}), {info['kind']} {tuple(info['shape'])}, "
           f"{info['num_examples']} examples, normalised '{info['normalizer']['target']}'")
-    print(f"training:   {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, seed {t.seed}; aegan {cfg.aegan_version}")
-    params = sum(p.numel() for p in run.model.parameters())
+    lr = f"lr G {m.lr_g} D {m.lr_d}" if cfg.task == "gan" else f"lr {t.lr}"
+    print(f"training:   {t.epochs} epochs, batch {t.batch_size}, {lr}, seed {t.seed}; aegan {cfg.aegan_version}")
     print(f"parameters: {params:,}")
     if metrics:
         last = metrics[-1]
-        shown = "  ".join(f"{k}={v:.5g}" for k, v in last.items() if k.startswith(("train_", "val_")))
+        shown = "  ".join(f"{k}={v:.5g}" for k, v in last.items()
+                          if isinstance(v, (int, float)) and k not in ("epoch", "step", "seconds"))
         print(f"last epoch: {last['epoch']} (step {last['step']}): {shown}")
     return 0
 
@@ -176,20 +240,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aegan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train an autoencoder into a run folder")
-    p.add_argument("family", choices=list(MODELS), help="ae (plain), dae (denoising), sparse, vae")
-    p.add_argument("--out", required=True, help="run folder to create")
-    p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
-    p.add_argument("--preset", choices=list(PRESETS), help="classic: the article's network (Dense 128, MSE, Adam)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    _data_flags(p)
-    p.add_argument("--normalize", dest="DataConfig.normalize", default=None,
-                   choices=("auto", "unit", "symmetric", "standard", "none"),
-                   help="images: unit [0,1] or symmetric [-1,1]; tables: standard or none (default: auto)")
-    add_flags(p, ModelConfig, skip=("family",))
-    add_flags(p, TrainConfig)
+    train = sub.add_parser("train", help="train a model into a run folder: ae, dae, sparse, vae or gan")
+    fam = train.add_subparsers(dest="family", required=True, parser_class=Parser, metavar="MODEL")
+    for name, cls in list(MODELS.items()) + [("gan", None)]:
+        p = fam.add_parser(name, help=cls.description if cls else "generative adversarial network")
+        p.add_argument("--out", required=True, help="run folder to create")
+        p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
+        p.add_argument("--preset", choices=list(GAN_PRESETS if cls is None else PRESETS),
+                       help="classic: the article's network (Dense 128 ReLU)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+        _data_flags(p)
+        p.add_argument("--normalize", dest="DataConfig.normalize", default=None,
+                       choices=("auto", "unit", "symmetric", "standard", "none"),
+                       help="images: unit [0,1] or symmetric [-1,1]; tables: standard or none (default: auto)")
+        if cls is None:
+            add_flags(p, GANConfig)
+            add_flags(p, TrainConfig, skip=("lr", "weight_decay", "val_split", "patience"))
+            p.set_defaults(fn=cmd_train_gan)
+        else:
+            add_flags(p, ModelConfig, skip=("family",))
+            add_flags(p, TrainConfig)
+            p.set_defaults(fn=cmd_train)
+        _common(p)
+
+    p = sub.add_parser("sample", help="samples from a GAN run (grid.png or samples.npy)")
+    p.add_argument("run", help="GAN run folder")
+    p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
+    p.add_argument("--out", required=True, help="grid.png or samples.npy (the data's own units)")
+    p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
+    p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
+    p.add_argument("--overwrite", action="store_true")
     _common(p)
-    p.set_defaults(fn=cmd_train)
+    p.set_defaults(fn=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="a GAN's samples along straight lines in z (strip.png or .npy)")
+    p.add_argument("run", help="GAN run folder")
+    p.add_argument("--steps", type=int, default=8, help="points per line (default 8)")
+    p.add_argument("--rows", type=int, default=4, help="how many lines (default 4)")
+    p.add_argument("--out", required=True, help="strip.png or points.npy")
+    p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+    p.set_defaults(fn=cmd_interpolate)
 
     p = sub.add_parser("encode", help="write the codes of a dataset to a .npy file")
     p.add_argument("run", help="run folder")
@@ -235,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        for name in ("n", "nrow"):
+        for name in ("n", "nrow", "rows"):
             v = getattr(args, name, None)
             if v is not None and v < 1:
                 raise UsageError(f"-{'-' if len(name) > 1 else ''}{name} {v} must be at least 1")

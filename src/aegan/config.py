@@ -60,6 +60,34 @@ class ModelConfig:
 
 
 @dataclass
+class GANConfig:
+    """A GAN; None means: pick the default for this loss and data (see resolve_gan)."""
+
+    loss: str = _f("ns", "GAN loss", choices=("minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"))
+    arch: typing.Optional[str] = _f(None, "mlp or dcgan (default: dcgan for images, mlp for tables)",
+                                    choices=("mlp", "dcgan"))
+    z_dim: typing.Optional[int] = _f(None, "size of the noise vector z (default: 64 for images; for tables the "
+                                           "number of columns, at most 16: 2 for the 2-D toys)")
+    hidden: tuple[int, ...] = _f((256, 256, 256), "mlp hidden sizes of G (and D, in the same order)")
+    conv_channels: tuple[int, ...] = _f((64, 128, 256), "dcgan channels per stride-2 stage (D order; G mirrors)")
+    d_activation: str = _f("leaky_relu", "mlp discriminator activation", choices=("relu", "leaky_relu"))
+    output: str = _f("auto", "generator output activation; auto: tanh for [-1,1] images, identity for tables",
+                     choices=("auto", "identity", "sigmoid", "tanh"))
+    conditional: bool = _f(False, "condition G and D on the class labels (projection discriminator)")
+    pack: int = _f(1, "PacGAN packing: D judges m samples at once (batch size must be a multiple)")
+    ema: typing.Optional[float] = _f(None, "decay of the generator's moving average used for sampling; 0: off "
+                                           "(default: 0.999 for images, off for tables)")
+    spectral_norm: typing.Optional[bool] = _f(None, "spectral norm on D (default: on for hinge)")
+    n_critic: typing.Optional[int] = _f(None, "D steps per G step (default: 5 for wgan/wgan-gp, else 1)")
+    lr_g: typing.Optional[float] = _f(None, "generator learning rate (default: the loss's paper)")
+    lr_d: typing.Optional[float] = _f(None, "discriminator learning rate (default: the loss's paper)")
+    betas_g: typing.Optional[tuple[float, ...]] = _f(None, "generator Adam betas, e.g. 0.5,0.999")
+    betas_d: typing.Optional[tuple[float, ...]] = _f(None, "discriminator Adam betas, e.g. 0.5,0.999")
+    clip: typing.Optional[float] = _f(None, "wgan weight clipping bound (default 0.01)")
+    gp_weight: typing.Optional[float] = _f(None, "wgan-gp gradient penalty weight lambda (default 10)")
+
+
+@dataclass
 class TrainConfig:
     epochs: int = _f(10, "passes over the training data")
     batch_size: int = _f(128, "examples per step")
@@ -76,6 +104,10 @@ PRESETS = {
     # linear output, MSE, Adam.
     "classic": {"model": {"family": "ae", "arch": "mlp", "hidden": (128,), "output": "identity"},
                 "train": {"lr": 1e-3}},
+}
+GAN_PRESETS = {
+    # The article's GAN: G: z -> Dense 128 ReLU -> x (linear); D: x -> Dense 128 ReLU -> 1 logit.
+    "classic": {"model": {"arch": "mlp", "hidden": (128,), "d_activation": "relu", "output": "identity"}},
 }
 
 
@@ -105,11 +137,12 @@ class RunConfig:
             raise RunError(f"{source}: format_version {version!r} is newer than this aegan understands "
                            f"({FORMAT_VERSION}); upgrade aegan")
         kw = {}
+        model_cls = GANConfig if d.get("task") == "gan" else ModelConfig
         for f in fields(cls):
             if f.name not in d:
                 continue
             v = d[f.name]
-            sub = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}.get(f.name)
+            sub = {"data": DataConfig, "model": model_cls, "train": TrainConfig}.get(f.name)
             kw[f.name] = _from_dict(sub, v, f"{source}: {f.name}") if sub else v
         return cls(**kw)
 
@@ -134,6 +167,21 @@ def _from_dict(cls, d: dict, where: str):
 
 # --- CLI flags from dataclass fields ---------------------------------------------------
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers (e.g. 0.5,0.999)") from None
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not on/off")
+
+
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         vals = tuple(int(v) for v in text.split(",") if v.strip())
@@ -155,12 +203,19 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) 
         origin = typing.get_origin(tp)
         if origin is typing.Union:
             tp = next(a for a in typing.get_args(tp) if a is not type(None))
-        conv = _int_list if typing.get_origin(tp) is tuple else tp
+        if typing.get_origin(tp) is tuple:
+            conv = _float_list if typing.get_args(tp)[0] is float else _int_list
+        else:
+            conv = _bool if tp is bool else tp
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if tp is bool and default is False:  # a switch
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f"{cls.__name__}.{f.name}",
+                               action="store_const", const=True, default=None, help=f.metadata["help"])
+            continue
         group.add_argument("--" + f.name.replace("_", "-"), dest=f"{cls.__name__}.{f.name}", type=conv,
                            default=None, choices=f.metadata.get("choices"),
-                           metavar=None if f.metadata.get("choices") else f.name.upper(),
+                           metavar=None if f.metadata.get("choices") else ("on|off" if tp is bool else f.name.upper()),
                            help=f"{f.metadata['help']} (default: {shown})")
 
 
@@ -181,8 +236,9 @@ def apply_preset(name: str | None, model: ModelConfig, train: TrainConfig) -> tu
     return dataclasses.replace(model, **p.get("model", {})), dataclasses.replace(train, **p.get("train", {}))
 
 
-def validate(model: ModelConfig, train: TrainConfig) -> None:
+def validate(model: ModelConfig | None, train: TrainConfig) -> None:
     """Reject values no run can use, naming the flag and the valid range."""
+    model = model or ModelConfig()
     checks = [
         (train.epochs >= 1, f"--epochs {train.epochs} must be at least 1"),
         (train.batch_size >= 1, f"--batch-size {train.batch_size} must be at least 1"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,3 +46,84 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """(N,) log N(z; mu, diag(exp(logvar))), summed over the last dimension."""
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+# --- GAN losses -------------------------------------------------------------------------
+# Each takes the discriminator's raw outputs (logits or critic values, shape (N,)) and
+# returns a scalar for the side it trains. "real"/"fake" are D's outputs on data and on G(z).
+
+def d_cross_entropy(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))) with D = sigmoid(logit) (Goodfellow et al. 2014, eq. 1)."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def g_minimax(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises log(1 - D(G(z))): the original saturating objective (Goodfellow et al. 2014)."""
+    return -F.softplus(fake).mean()
+
+
+def g_non_saturating(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises -log D(G(z)) (Goodfellow et al. 2014, sec. 3): strong gradients early on."""
+    return F.softplus(-fake).mean()
+
+
+def d_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Critic minimises E[f(G(z))] - E[f(x)] (Arjovsky et al. 2017)."""
+    return fake.mean() - real.mean()
+
+
+def g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean()
+
+
+def d_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def d_least_squares(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """LSGAN with targets a=0 (fake), b=1 (real): 1/2 E[(D(x)-1)^2] + 1/2 E[D(G(z))^2] (Mao et al. 2017)."""
+    return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean()
+
+
+def g_least_squares(fake: torch.Tensor) -> torch.Tensor:
+    """1/2 E[(D(G(z)) - 1)^2] (Mao et al. 2017, c=1)."""
+    return 0.5 * ((fake - 1) ** 2).mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=None) -> torch.Tensor:
+    """E[(||grad_x critic(x_hat)||_2 - 1)^2] on x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per
+    example (Gulrajani et al. 2017, alg. 1). `critic` maps (N, ...) -> (N,)."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    """A loss pair and the training settings its paper uses (defaults for `aegan train gan`)."""
+
+    d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    g: Callable[[torch.Tensor], torch.Tensor]
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 1
+    clip: float = 0.0  # WGAN weight clipping
+    gp_weight: float = 0.0  # WGAN-GP lambda
+    spectral_norm: bool = False
+    paper: str = ""
+
+
+GAN_LOSSES: dict[str, GANLoss] = {
+    "minimax": GANLoss(d_cross_entropy, g_minimax, paper="Goodfellow et al. 2014 (saturating)"),
+    "ns": GANLoss(d_cross_entropy, g_non_saturating, paper="Goodfellow et al. 2014 (non-saturating)"),
+    "wgan": GANLoss(d_wasserstein, g_wasserstein, "rmsprop", 5e-5, (0.0, 0.0), n_critic=5, clip=0.01,
+                    paper="Arjovsky et al. 2017"),
+    "wgan-gp": GANLoss(d_wasserstein, g_wasserstein, "adam", 1e-4, (0.0, 0.9), n_critic=5, gp_weight=10.0,
+                       paper="Gulrajani et al. 2017"),
+    "hinge": GANLoss(d_hinge, g_wasserstein, "adam", 2e-4, (0.0, 0.9), spectral_norm=True,
+                     paper="Lim & Ye 2017; Miyato et al. 2018"),
+    "lsgan": GANLoss(d_least_squares, g_least_squares, paper="Mao et al. 2017"),
+}

@@ -51,15 +51,20 @@ def conv_sizes(h: int, w: int, stages: int) -> list[tuple[int, int]]:
 
 
 class ConvEncoder(nn.Module):
-    """(N, C, H, W) -> (N, out_dim): one stride-2 conv + BN + LeakyReLU per stage, then Linear."""
+    """(N, C, H, W) -> (N, out_dim): one stride-2 conv + BN + LeakyReLU per stage, then Linear.
+    With batch_norm=False (GAN critics: the gradient penalty and packing need per-example
+    outputs) the convs carry biases instead."""
 
-    def __init__(self, shape: tuple[int, int, int], channels: tuple[int, ...], out_dim: int):
+    def __init__(self, shape: tuple[int, int, int], channels: tuple[int, ...], out_dim: int,
+                 batch_norm: bool = True):
         super().__init__()
         c, h, w = shape
         layers: list[nn.Module] = []
         for c_out in channels:
-            layers += [nn.Conv2d(c, c_out, 3, stride=2, padding=1, bias=False),
-                       nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, inplace=True)]
+            layers.append(nn.Conv2d(c, c_out, 3, stride=2, padding=1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
             c = c_out
         self.convs = nn.Sequential(*layers)
         fh, fw = conv_sizes(h, w, len(channels))[-1]

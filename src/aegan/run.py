@@ -142,12 +142,9 @@ class Run:
     def load(cls, path: str | Path) -> "Run":
         """Rebuild the model from config.json alone, then load its safetensors weights."""
         path = Path(path)
-        if not path.is_dir():
-            raise RunError(f"no run folder at {path}; expected a folder written by 'aegan train ... --out {path}'")
-        raw = checkpoint.read_json(path / checkpoint.CONFIG)
-        cfg = RunConfig.from_dict(raw, str(path / checkpoint.CONFIG))
+        cfg = read_run_config(path)
         if cfg.task != "autoencoder":
-            raise RunError(f"{path}: a {cfg.task!r} run; this aegan loads autoencoder runs")
+            raise RunError(f"{path}: a {cfg.task!r} run, not an autoencoder; use aegan.load({str(path)!r})")
         if cfg.model.family not in MODELS:
             raise RunError(f"{path}/config.json: unknown model family {cfg.model.family!r}; "
                            f"expected one of {', '.join(MODELS)}")
@@ -217,6 +214,20 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     return run
 
 
-def load(path: str | Path) -> Run:
-    """A run folder written by `aegan train`, ready to encode, decode, reconstruct and score."""
-    return Run.load(path)
+def read_run_config(path: Path) -> RunConfig:
+    if not path.is_dir():
+        raise RunError(f"no run folder at {path}; expected a folder written by 'aegan train ... --out {path}'")
+    raw = checkpoint.read_json(path / checkpoint.CONFIG)
+    return RunConfig.from_dict(raw, str(path / checkpoint.CONFIG))
+
+
+def load(path: str | Path):
+    """A run folder written by `aegan train`: a Run (autoencoders: encode, decode, reconstruct,
+    score) or a GANRun (sample, interpolate), rebuilt from config.json alone."""
+    from .gan_run import GANRun
+    path = Path(path)
+    cfg = read_run_config(path)
+    loaders = {"autoencoder": lambda: Run.load(path), "gan": lambda: GANRun.load(path, cfg)}
+    if cfg.task not in loaders:
+        raise RunError(f"{path}/config.json: unknown task {cfg.task!r}; expected one of {', '.join(loaders)}")
+    return loaders[cfg.task]()

@@ -98,3 +98,84 @@ def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, 
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def make_gan_optimizers(gan, cfg) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    from .losses import GAN_LOSSES
+
+    def make(params, lr, betas):
+        if GAN_LOSSES[cfg.loss].optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
+    return (make(gan.generator.parameters(), cfg.lr_g, cfg.betas_g),
+            make(gan.discriminator.parameters(), cfg.lr_d, cfg.betas_d))
+
+
+def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=None,
+              on_epoch: Callable[[dict], None] | None = None, progress: bool = True) -> list[dict]:
+    """One loop for every GAN loss: per batch a D step on detached fakes, and every n_critic-th
+    batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data."""
+    from .losses import GAN_LOSSES, gradient_penalty
+    spec = GAN_LOSSES[cfg.loss]
+    G, D = gan.generator, gan.discriminator
+    opt_g, opt_d = opts if opts is not None else make_gan_optimizers(gan, cfg)
+    gen = torch.Generator().manual_seed(tc.seed)
+    history: list[dict] = []
+    step = 0
+    for epoch in range(1, tc.epochs + 1):
+        G.train()
+        D.train()
+        t0 = time.perf_counter()
+        sums = torch.zeros(4)  # d_loss, g_loss, d_real, d_fake
+        n_d = n_g = 0
+        bar = tqdm(batches(len(x), tc.batch_size, gen), desc=f"epoch {epoch}/{tc.epochs}",
+                   disable=None if progress else True, leave=False, unit="batch")
+        for i, idx in enumerate(bar):
+            if len(idx) % cfg.pack or len(idx) < 2 * cfg.pack:
+                continue  # a short last batch that packing cannot split
+            real = x[idx]
+            labels = y[idx] if gan.num_classes else None
+            fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
+            d_real, d_fake = D(real, labels), D(fake.detach(), labels)
+            d_loss = spec.d(d_real, d_fake)
+            if cfg.gp_weight:
+                d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real, fake.detach(), gen)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            if cfg.clip:
+                with torch.no_grad():
+                    for p in D.parameters():
+                        p.clamp_(-cfg.clip, cfg.clip)
+            sums[0] += d_loss.detach()
+            sums[2] += d_real.detach().mean()
+            sums[3] += d_fake.detach().mean()
+            n_d += 1
+            if n_d % cfg.n_critic == 0:
+                fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
+                g_loss = spec.g(D(fake, labels))
+                opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+                opt_g.step()
+                gan.update_ema()
+                sums[1] += g_loss.detach()
+                n_g += 1
+                step += 1
+                if progress and n_g % 20 == 0:
+                    bar.set_postfix(d=f"{d_loss.item():.3g}", g=f"{g_loss.item():.3g}",
+                                    real=f"{d_real.mean().item():.2f}", fake=f"{d_fake.mean().item():.2f}")
+        s = sums.tolist()
+        record = {"epoch": epoch, "step": step, "d_loss": s[0] / max(1, n_d), "g_loss": s[1] / max(1, n_g),
+                  "d_real": s[2] / max(1, n_d), "d_fake": s[3] / max(1, n_d)}
+        if not all(math.isfinite(v) for v in s):
+            raise DivergedError(f"a GAN loss became NaN or inf in epoch {epoch}; lower --lr-g/--lr-d, "
+                                "or try --loss wgan-gp or hinge")
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if progress:
+            shown = "  ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "seconds")
+            tqdm.write(f"epoch {epoch}/{tc.epochs}  {shown}  ({record['seconds']:.1f}s)")
+    G.eval()
+    return history

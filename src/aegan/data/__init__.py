@@ -20,6 +20,7 @@ from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
 from .images import load_image_folder
 from .normalize import Normalizer
 from .tables import load_csv
+from .toy2d import toy_loader
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -62,6 +63,8 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "fashion-mnist": _named_idx("fashion-mnist", FASHION_CLASSES),
     "mnist": _named_idx("mnist", None),
     "digits": _digits,
+    "ring": toy_loader("ring"),
+    "grid": toy_loader("grid"),
 }
 # File formats: suffix -> loader(path, split, **options)
 FILE_LOADERS: dict[str, Callable[..., Dataset]] = {

@@ -1,0 +1,175 @@
+"""Generative adversarial networks: a generator, a discriminator (critic), an optional EMA
+copy of the generator, conditional models and packing.
+
+Shapes: z is (N, z_dim); examples are (N, *shape) in model units; D returns (N / pack,) raw
+outputs (logits or critic values; the loss decides how to read them).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from functools import partial
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ..nets import ConvDecoder, ConvEncoder, mlp
+from .autoencoder import OUTPUT_ACTIVATIONS
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": partial(nn.LeakyReLU, 0.2)}
+
+
+class Generator(nn.Module):
+    """z (+ a label embedding for conditional models) -> body -> output activation.
+    mlp: Linear layers with ReLU; dcgan: Linear to a small feature map, then transposed convs
+    with batch norm and ReLU (Radford et al. 2016)."""
+
+    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, output: str):
+        super().__init__()
+        self.shape, self.z_dim = tuple(shape), cfg.z_dim
+        self.embed = nn.Embedding(num_classes, cfg.z_dim) if num_classes else None
+        z_in = 2 * cfg.z_dim if self.embed is not None else cfg.z_dim
+        if cfg.arch == "dcgan":
+            self.body = ConvDecoder(z_in, cfg.conv_channels, self.shape)
+        else:
+            self.body = nn.Sequential(mlp([z_in, *cfg.hidden, math.prod(shape)]), nn.Unflatten(1, self.shape))
+        self.out_act = OUTPUT_ACTIVATIONS[output]()
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], 1)
+        return self.out_act(self.body(z))
+
+
+class Discriminator(nn.Module):
+    """x -> features phi(x) -> linear head, plus <embed(y), phi(x)> for conditional models
+    (projection discriminator, Miyato & Koyama 2018). With pack m it sees m examples at once,
+    stacked on the channel (images) or feature (tables) axis (Lin et al. 2018, PacGAN)."""
+
+    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, spectral: bool):
+        super().__init__()
+        self.pack = cfg.pack
+        packed = (shape[0] * cfg.pack, *shape[1:])
+        if cfg.arch == "dcgan":
+            feat = cfg.conv_channels[-1]
+            self.features = ConvEncoder(packed, cfg.conv_channels, feat, batch_norm=False)
+            self.act = nn.LeakyReLU(0.2)
+        else:
+            feat = cfg.hidden[-1]
+            act = ACTIVATIONS[cfg.d_activation]
+            self.features = nn.Sequential(nn.Flatten(), mlp([math.prod(packed), *cfg.hidden], act=act))
+            self.act = act()
+        self.head = nn.Linear(feat, 1)
+        self.embed = nn.Embedding(num_classes, feat) if num_classes else None
+        if spectral:
+            for m in list(self.modules()):
+                if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding)):
+                    spectral_norm(m)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        n = x.shape[0] // self.pack
+        if self.pack > 1:  # (n*m, C, ...) -> (n, m*C, ...): a pack's members side by side
+            x = x.reshape(n, self.pack, *x.shape[1:]).flatten(1, 2)
+        h = self.act(self.features(x))  # (n, feat)
+        out = self.head(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(labels) * h).sum(1)
+        return out
+
+
+class GAN(nn.Module):
+    """Generator, discriminator and (optionally) an exponential moving average of the
+    generator's weights, which sampling uses (Karras et al. 2018; Yazici et al. 2019)."""
+
+    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, output: str):
+        super().__init__()
+        self.cfg, self.shape = cfg, tuple(shape)
+        self.num_classes = num_classes if cfg.conditional else None
+        self.generator = Generator(cfg, shape, self.num_classes, output)
+        self.discriminator = Discriminator(cfg, shape, self.num_classes, cfg.spectral_norm)
+        self.ema = None
+        if cfg.ema > 0:
+            self.ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema is None:
+            return
+        d = self.cfg.ema
+        for e, p in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
+            e.lerp_(p, 1 - d)
+        for e, b in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
+            e.copy_(b)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, generator=generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, z: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, *shape) samples in model units from the EMA generator when there is one."""
+        g = self.ema if self.ema is not None else self.generator
+        was = g.training
+        g.eval()
+        z = self.noise(n, generator) if z is None else z
+        if self.num_classes and labels is None:
+            labels = torch.randint(0, self.num_classes, (n,), generator=generator)
+        out = g(z, labels if self.num_classes else None)
+        g.train(was)
+        return out
+
+
+def resolve(cfg, kind: str, shape: tuple[int, ...] = ()):
+    """Fill the settings left to default (None) from the loss's paper and the kind of data."""
+    from ..losses import GAN_LOSSES
+    spec = GAN_LOSSES[cfg.loss]
+    pick = {
+        "arch": cfg.arch or ("dcgan" if kind == "image" else "mlp"),
+        # a 2-D mixture wants a 2-D z (64 collapsed every mode of `ring` in our runs)
+        "z_dim": cfg.z_dim or (64 if kind == "image" else max(2, min(16, math.prod(shape)))),
+        "ema": cfg.ema if cfg.ema is not None else (0.999 if kind == "image" else 0.0),
+        "spectral_norm": cfg.spectral_norm if cfg.spectral_norm is not None else spec.spectral_norm,
+        "n_critic": cfg.n_critic or spec.n_critic,
+        "lr_g": cfg.lr_g or spec.lr,
+        "lr_d": cfg.lr_d or spec.lr,
+        "betas_g": tuple(cfg.betas_g or spec.betas),
+        "betas_d": tuple(cfg.betas_d or spec.betas),
+        "clip": cfg.clip if cfg.clip is not None else (spec.clip or None),
+        "gp_weight": cfg.gp_weight if cfg.gp_weight is not None else (spec.gp_weight or None),
+    }
+    return dataclasses.replace(cfg, **pick)
+
+
+def build_gan(cfg, kind: str, shape: tuple[int, ...], model_range, num_classes: int | None,
+              batch_size: int | None = None) -> GAN:
+    """A fresh GAN for a resolved config; user errors raise UsageError naming the flag."""
+    from ..errors import UsageError
+    from ..losses import GAN_LOSSES
+    if cfg.loss not in GAN_LOSSES:
+        raise UsageError(f"--loss {cfg.loss!r} is unknown; expected one of {', '.join(GAN_LOSSES)}")
+    if cfg.arch == "dcgan" and kind != "image":
+        raise UsageError(f"--arch dcgan needs image data, but this data is a table of {shape[0]} columns; "
+                         "use --arch mlp")
+    checks = [
+        (cfg.z_dim >= 1, f"--z-dim {cfg.z_dim} must be at least 1"),
+        (cfg.pack >= 1, f"--pack {cfg.pack} must be at least 1"),
+        (batch_size is None or batch_size % cfg.pack == 0,
+         f"--pack {cfg.pack} does not divide --batch-size {batch_size}; choose a batch size that is a multiple"),
+        (not (cfg.conditional and num_classes is None),
+         "--conditional needs labelled data (class subfolders, a label column, or a named labelled dataset)"),
+        (not (cfg.conditional and cfg.pack > 1), "--conditional with --pack is not supported; use one of them"),
+        (0 <= cfg.ema < 1, f"--ema {cfg.ema} must be in [0, 1), e.g. 0.999"),
+        (cfg.n_critic >= 1, f"--n-critic {cfg.n_critic} must be at least 1"),
+        (cfg.lr_g > 0 and cfg.lr_d > 0, f"learning rates must be positive (--lr-g {cfg.lr_g}, --lr-d {cfg.lr_d})"),
+        (len(cfg.betas_g) == 2 and len(cfg.betas_d) == 2, "--betas-g/--betas-d take two numbers, e.g. 0.5,0.999"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise UsageError(msg)
+    output = cfg.output
+    if output == "auto":
+        output = {(0.0, 1.0): "sigmoid", (-1.0, 1.0): "tanh"}.get(model_range, "identity")
+    return GAN(cfg, shape, num_classes, output)
