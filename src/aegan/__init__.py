@@ -6,8 +6,8 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E40
 from .data import Dataset, load_dataset  # noqa: E402
 from .errors import AeganError, DataError, RunError, UsageError  # noqa: E402
 from .run import Run, fit, load  # noqa: E402
-from .estimators import AutoencoderTransformer  # noqa: E402
+from .estimators import GAN, AutoencoderTransformer  # noqa: E402
 
-__all__ = ["__version__", "AeganError", "AutoencoderTransformer", "DataConfig", "DataError", "Dataset",
+__all__ = ["__version__", "AeganError", "AutoencoderTransformer", "GAN", "DataConfig", "DataError", "Dataset",
            "ModelConfig", "Run", "RunConfig", "RunError", "TrainConfig", "UsageError", "fit", "load",
            "load_dataset"]

@@ -65,7 +65,8 @@ def cmd_train(args) -> int:
     run = fit(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
     last = run.metrics()[-1]
     shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if k.endswith("loss") and isinstance(v, float))
-    print(f"trained {model.family}/{model.arch} on {ds.name} ({len(ds)} examples, {ds.kind} {ds.shape}): {shown}")
+    print(f"trained {model.family}/{model.arch} on {ds.name} ({run.config.data_info['num_examples']} examples, "
+          f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
     print(f"next: aegan info {run.path} | aegan reconstruct {run.path} --data {dc.data} --out recon.png")
     return 0
@@ -93,7 +94,8 @@ def cmd_train_gan(args) -> int:
     run = fit_gan(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
     last = run.metrics()[-1]
     shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float) and k != "seconds")
-    print(f"trained gan {run.config.model.loss}/{run.config.model.arch} on {ds.name} ({len(ds)} examples, "
+    print(f"trained gan {run.config.model.loss}/{run.config.model.arch} on {ds.name} "
+          f"({run.config.data_info['num_examples']} examples, "
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
     print(f"next: aegan sample {run.path} -n 64 --out samples.png | aegan interpolate {run.path} --out strip.png")

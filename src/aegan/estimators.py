@@ -89,3 +89,57 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+class GAN(BaseEstimator):
+    """A generative adversarial network with scikit-learn conventions: `fit(X[, y])` learns to
+    sample like X (y enables `conditional=True`), `sample(n)` returns samples in X's units."""
+
+    def __init__(self, loss="ns", arch=None, z_dim=None, hidden=(256, 256, 256), conv_channels=(64, 128, 256),
+                 conditional=False, pack=1, ema=None, n_critic=None, lr_g=None, lr_d=None, epochs=10,
+                 batch_size=64, random_state=None, verbose=False):
+        self.loss = loss
+        self.arch = arch
+        self.z_dim = z_dim
+        self.hidden = hidden
+        self.conv_channels = conv_channels
+        self.conditional = conditional
+        self.pack = pack
+        self.ema = ema
+        self.n_critic = n_critic
+        self.lr_g = lr_g
+        self.lr_d = lr_d
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        from .config import GANConfig
+        from .gan_run import fit_gan
+        params = self.get_params()
+        model = GANConfig(**{f.name: params[f.name] for f in dataclasses.fields(GANConfig) if f.name in params})
+        model = dataclasses.replace(model, hidden=tuple(self.hidden), conv_channels=tuple(self.conv_channels))
+        seed = (int(np.random.SeedSequence().entropy % (2**31)) if self.random_state is None
+                else int(self.random_state))
+        train = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, seed=seed)
+        x, kind = as_examples(np.asarray(X), "X")
+        labels = None if y is None else np.asarray(y)
+        if labels is not None:
+            from .data.base import as_labels
+            labels, classes = as_labels(labels, "y")
+        ds = Dataset(x, kind, "array", y=labels, source="X")
+        cfg = RunConfig(task="gan", data=DataConfig(data="<array>"), model=model, train=train)
+        self.run_ = fit_gan(ds, cfg, progress=self.verbose)
+        self.history_ = self.run_.metrics()
+        self.n_features_in_ = int(np.prod(x.shape[1:]))
+        return self
+
+    def sample(self, n: int, labels: int | None = None, random_state: int | None = 0) -> np.ndarray:
+        """(n, ...) samples in X's units; `labels`: one class index for conditional models."""
+        check_is_fitted(self, "run_")
+        return self.run_.sample(n, labels, random_state)
+
+    def save(self, path, overwrite: bool = False) -> None:
+        check_is_fitted(self, "run_")
+        self.run_.save(path, overwrite=overwrite)

@@ -113,17 +113,19 @@ class GANLoss:
     clip: float = 0.0  # WGAN weight clipping
     gp_weight: float = 0.0  # WGAN-GP lambda
     spectral_norm: bool = False
+    d_batch_norm: bool = False  # DCGAN's batch norm in D; not with a gradient penalty or a critic
     paper: str = ""
 
 
 GAN_LOSSES: dict[str, GANLoss] = {
-    "minimax": GANLoss(d_cross_entropy, g_minimax, paper="Goodfellow et al. 2014 (saturating)"),
-    "ns": GANLoss(d_cross_entropy, g_non_saturating, paper="Goodfellow et al. 2014 (non-saturating)"),
+    "minimax": GANLoss(d_cross_entropy, g_minimax, d_batch_norm=True, paper="Goodfellow et al. 2014 (saturating)"),
+    "ns": GANLoss(d_cross_entropy, g_non_saturating, d_batch_norm=True,
+                  paper="Goodfellow et al. 2014 (non-saturating)"),
     "wgan": GANLoss(d_wasserstein, g_wasserstein, "rmsprop", 5e-5, (0.0, 0.0), n_critic=5, clip=0.01,
                     paper="Arjovsky et al. 2017"),
     "wgan-gp": GANLoss(d_wasserstein, g_wasserstein, "adam", 1e-4, (0.0, 0.9), n_critic=5, gp_weight=10.0,
                        paper="Gulrajani et al. 2017"),
     "hinge": GANLoss(d_hinge, g_wasserstein, "adam", 2e-4, (0.0, 0.9), spectral_norm=True,
                      paper="Lim & Ye 2017; Miyato et al. 2018"),
-    "lsgan": GANLoss(d_least_squares, g_least_squares, paper="Mao et al. 2017"),
+    "lsgan": GANLoss(d_least_squares, g_least_squares, d_batch_norm=True, paper="Mao et al. 2017"),
 }

@@ -55,7 +55,9 @@ class Discriminator(nn.Module):
         packed = (shape[0] * cfg.pack, *shape[1:])
         if cfg.arch == "dcgan":
             feat = cfg.conv_channels[-1]
-            self.features = ConvEncoder(packed, cfg.conv_channels, feat, batch_norm=False)
+            from ..losses import GAN_LOSSES
+            self.features = ConvEncoder(packed, cfg.conv_channels, feat,
+                                        batch_norm=GAN_LOSSES[cfg.loss].d_batch_norm and not spectral)
             self.act = nn.LeakyReLU(0.2)
         else:
             feat = cfg.hidden[-1]
@@ -93,12 +95,16 @@ class GAN(nn.Module):
         self.ema = None
         if cfg.ema > 0:
             self.ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
     def update_ema(self) -> None:
         if self.ema is None:
             return
-        d = self.cfg.ema
+        # warm-up: early on average over the updates so far, not towards the random initial weights
+        n = int(self.ema_updates)
+        d = min(self.cfg.ema, (1 + n) / (10 + n))
+        self.ema_updates += 1
         for e, p in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
             e.lerp_(p, 1 - d)
         for e, b in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
