@@ -67,9 +67,9 @@ class GANRun:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.gan.noise(n, gen) if z is None else z
         labels = self._labels(n, label, gen or torch.Generator().manual_seed(0))
-        return torch.cat([self.gan.sample(len(zb), None if labels is None else lb, z=zb)
-                          for zb, lb in zip(z.split(512), (labels if labels is not None else z).split(512),
-                                            strict=True)])
+        chunks = [self.gan.sample(len(z[i:i + 512]), None if labels is None else labels[i:i + 512], z=z[i:i + 512])
+                  for i in range(0, len(z), 512)]
+        return torch.cat(chunks)
 
     def sample(self, n: int, label: int | None = None, seed: int | None = 0) -> np.ndarray:
         """(n, *shape) samples in the data's own units (image pixels in [0, 1]); same seed, same samples."""

@@ -130,7 +130,7 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         n_d = n_g = 0
         bar = tqdm(batches(len(x), tc.batch_size, gen), desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if progress else True, leave=False, unit="batch")
-        for i, idx in enumerate(bar):
+        for idx in bar:
             if len(idx) % cfg.pack or len(idx) < 2 * cfg.pack:
                 continue  # a short last batch that packing cannot split
             real = x[idx]
