@@ -93,12 +93,14 @@ def cmd_train_gan(args) -> int:
     cfg = RunConfig(task="gan", data=dc, model=model, train=train, preset=args.preset)
     run = fit_gan(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
     last = run.metrics()[-1]
-    shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float) and k != "seconds")
+    shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items()
+                      if isinstance(v, (int, float)) and k not in ("epoch", "step", "seconds", "mode_num_modes"))
     print(f"trained gan {run.config.model.loss}/{run.config.model.arch} on {ds.name} "
           f"({run.config.data_info['num_examples']} examples, "
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
-    print(f"next: aegan sample {run.path} -n 64 --out samples.png | aegan interpolate {run.path} --out strip.png")
+    ext = "png" if run.kind == "image" else "npy"
+    print(f"next: aegan sample {run.path} -n 64 --out samples.{ext} | aegan interpolate {run.path} --out strip.{ext}")
     return 0
 
 
@@ -209,7 +211,7 @@ def cmd_info(args) -> int:
                   "vae": f", beta {m.beta}, {m.likelihood} likelihood"}.get(m.family, "")
         print(f"model:      {m.family} ({MODELS[m.family].description}{detail})")
         print(f"body:       {m.arch}, {body}, code {m.code_dim}" + (f", preset {cfg.preset}" if cfg.preset else ""))
-    params = sum(p.numel() for p in (run.gan if cfg.task == "gan" else run.model).parameters())
+    params = sum(p.numel() for p in run.module.parameters())
     print(f"data:       {info['name']} ({info['source']}), {info['kind']} {tuple(info['shape'])}, "
           f"{info['num_examples']} examples, normalised '{info['normalizer']['target']}'")
     lr = f"lr G {m.lr_g} D {m.lr_d}" if cfg.task == "gan" else f"lr {t.lr}"

@@ -16,33 +16,22 @@ from .errors import RunError, UsageError
 from .metrics import mode_stats
 from .models.gan import build_gan, resolve
 from .train import make_gan_optimizers, train_gan
+from .run import RunBase, data_info, subsample
 from .viz import grid_image, loss_curves, save_png, toy_scatter
 
 MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
 
 
-class GANRun:
+class GANRun(RunBase):
     """A trained GAN. `sample` returns numpy arrays in the data's own units."""
 
-    def __init__(self, config: RunConfig, gan, normalizer: Normalizer, path: Path | None = None):
-        self.config, self.gan, self.normalizer, self.path = config, gan, normalizer, path
-        self.history: list[dict] = []
-        self.gan.eval()
-
     @property
-    def kind(self) -> str:
-        return self.config.data_info["kind"]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.config.data_info["shape"])
+    def gan(self):
+        return self.module
 
     @property
     def classes(self) -> list[str] | None:
         return self.config.data_info.get("classes")
-
-    def metrics(self) -> list[dict]:
-        return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else self.history
 
     def __repr__(self) -> str:
         m = self.config.model
@@ -108,13 +97,6 @@ class GANRun:
             return None
         return mode_stats(self.sample(n, seed=seed), np.asarray(info["modes"]), info["mode_std"])
 
-    def save(self, path, overwrite: bool = False) -> Path:
-        path = checkpoint.prepare_run_dir(path, overwrite)
-        checkpoint.write_text(path / checkpoint.CONFIG, self.config.to_json())
-        checkpoint.save_weights(path / checkpoint.WEIGHTS, self.gan)
-        self.path = path
-        return path
-
     @classmethod
     def load(cls, path: Path, cfg: RunConfig) -> "GANRun":
         info = cfg.data_info
@@ -135,8 +117,7 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
     tc = config.train
     validate(None, tc)
     torch.manual_seed(tc.seed)
-    if tc.max_samples is not None and tc.max_samples < len(ds):
-        ds = ds.subset(np.sort(np.random.default_rng(tc.seed).permutation(len(ds))[:tc.max_samples]))
+    ds = subsample(ds, tc)
     cfg = resolve(config.model, ds.kind, ds.shape)
     target = config.data.normalize
     if target == "auto":
@@ -147,11 +128,8 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
                     tc.batch_size)
     x = normalizer.transform(ds.x)
     y = torch.from_numpy(ds.y) if ds.y is not None else None
-    info = {"kind": ds.kind, "shape": list(ds.shape), "name": ds.name, "source": ds.source,
-            "classes": ds.classes, "num_classes": num_classes if cfg.conditional else None,
-            "num_examples": len(ds), "dtype": str(ds.x.dtype), "normalizer": normalizer.to_dict()}
-    if "modes" in ds.extra:
-        info.update(modes=ds.extra["modes"], mode_std=ds.extra["mode_std"])
+    modes = {k: ds.extra[k] for k in ("modes", "mode_std") if k in ds.extra}
+    info = data_info(ds, normalizer, num_classes=num_classes if cfg.conditional else None, **modes)
     config = dataclasses.replace(config, task="gan", model=cfg, data_info=info, aegan_version=__version__)
     run = GANRun(config, gan, normalizer, None)
     opts = make_gan_optimizers(gan, cfg)

@@ -22,15 +22,16 @@ from .viz import loss_curves, reconstruction_grid, save_png
 GRID_EXAMPLES = 16
 
 
-class Run:
-    """A trained model. Methods take and return numpy arrays in the data's own units."""
+class RunBase:
+    """What every trained run has: its config, its normaliser, its network (`module`), an
+    optional folder, and the per-epoch records."""
 
-    def __init__(self, config: RunConfig, model, normalizer: Normalizer, path: Path | None = None):
-        self.config, self.model, self.normalizer, self.path = config, model, normalizer, path
+    def __init__(self, config: RunConfig, module: torch.nn.Module, normalizer: Normalizer,
+                 path: Path | None = None):
+        self.config, self.module, self.normalizer, self.path = config, module, normalizer, path
         self.history: list[dict] = []  # per-epoch records of a run trained in this process
-        self.model.eval()
+        self.module.eval()
 
-    # --- what the run is ---
     @property
     def kind(self) -> str:
         return self.config.data_info["kind"]
@@ -38,6 +39,26 @@ class Run:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.config.data_info["shape"])
+
+    def metrics(self) -> list[dict]:
+        """One record per epoch: from metrics.jsonl, or from training in this process."""
+        return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else self.history
+
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write config.json and model.safetensors into a run folder."""
+        path = checkpoint.prepare_run_dir(path, overwrite)
+        checkpoint.write_text(path / checkpoint.CONFIG, self.config.to_json())
+        checkpoint.save_weights(path / checkpoint.WEIGHTS, self.module)
+        self.path = path
+        return path
+
+
+class Run(RunBase):
+    """A trained autoencoder. Methods take and return numpy arrays in the data's own units."""
+
+    @property
+    def model(self):
+        return self.module
 
     @property
     def code_dim(self) -> int:
@@ -130,14 +151,6 @@ class Run:
         return evaluate(self.model, self.to_model(x))
 
     # --- files ---
-    def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write config.json and model.safetensors into a run folder."""
-        path = checkpoint.prepare_run_dir(path, overwrite)
-        checkpoint.write_text(path / checkpoint.CONFIG, self.config.to_json())
-        checkpoint.save_weights(path / checkpoint.WEIGHTS, self.model)
-        self.path = path
-        return path
-
     @classmethod
     def load(cls, path: str | Path) -> "Run":
         """Rebuild the model from config.json alone, then load its safetensors weights."""
@@ -159,10 +172,18 @@ class Run:
         return cls(cfg, model, normalizer, path)
 
 
-def _data_info(ds: Dataset, normalizer: Normalizer) -> dict:
+def data_info(ds: Dataset, normalizer: Normalizer, **extra) -> dict:
+    """What config.json records of the training data: enough to check and map new data."""
     return {"kind": ds.kind, "shape": list(ds.shape), "name": ds.name, "source": ds.source,
             "classes": ds.classes, "num_examples": len(ds), "dtype": str(ds.x.dtype),
-            "normalizer": normalizer.to_dict()}
+            "normalizer": normalizer.to_dict(), **extra}
+
+
+def subsample(ds: Dataset, tc) -> Dataset:
+    """At most tc.max_samples examples, picked by a permutation of tc.seed (order kept)."""
+    if tc.max_samples is None or tc.max_samples >= len(ds):
+        return ds
+    return ds.subset(np.sort(np.random.default_rng(tc.seed).permutation(len(ds))[:tc.max_samples]))
 
 
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
@@ -171,15 +192,14 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     validate(config.model, config.train)
     tc = config.train
     torch.manual_seed(tc.seed)
-    if tc.max_samples is not None and tc.max_samples < len(ds):
-        ds = ds.subset(np.sort(np.random.default_rng(tc.seed).permutation(len(ds))[:tc.max_samples]))
+    ds = subsample(ds, tc)
     normalizer = Normalizer.fit(ds.x, ds.kind, config.data.normalize)
     model = build_model(config.model, ds.kind, ds.shape, normalizer.model_range)
     x = normalizer.transform(ds.x)
     n_val = int(round(len(x) * tc.val_split)) if len(x) >= 10 else 0
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(tc.seed))
     x_val, x_train = (x[perm[:n_val]], x[perm[n_val:]]) if n_val else (None, x)
-    config = dataclasses.replace(config, data_info=_data_info(ds, normalizer), aegan_version=__version__)
+    config = dataclasses.replace(config, data_info=data_info(ds, normalizer), aegan_version=__version__)
     run = Run(config, model, normalizer, None)
     opt = make_optimizer(model, tc)
 
