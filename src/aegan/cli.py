@@ -107,15 +107,8 @@ def cmd_train_gan(args) -> int:
 def cmd_sample(args) -> int:
     run = _open_run(args.run, "gan")
     out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
-    if out.suffix == ".png":
-        if run.kind != "image":
-            raise UsageError(f"--out {out}: a picture needs image data; this GAN is tabular, use a .npy file")
-        from .viz import grid_image, save_png
-        x = run.sample(args.n, args.label, args.seed)
-        save_png(out, grid_image(run.pixels(x), nrow=args.nrow))
-    else:
-        x = run.sample(args.n, args.label, args.seed)
-        _save_npy(out, x)
+    x = run.sample(args.n, args.label, args.seed)
+    _write_examples(run, out, x, args.nrow)
     print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])}")
     return 0
 
@@ -124,13 +117,7 @@ def cmd_interpolate(args) -> int:
     run = _open_run(args.run, "gan")
     out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
     x = run.interpolate(args.steps, args.rows, args.seed, args.label)
-    if out.suffix == ".png":
-        if run.kind != "image":
-            raise UsageError(f"--out {out}: a picture needs image data; this GAN is tabular, use a .npy file")
-        from .viz import grid_image, save_png
-        save_png(out, grid_image(run.pixels(x), nrow=args.steps))
-    else:
-        _save_npy(out, x)
+    _write_examples(run, out, x, args.steps)
     print(f"wrote {out}: {args.rows} lines of {args.steps} samples")
     return 0
 
@@ -181,11 +168,8 @@ def _write_examples(run, out: Path, x: np.ndarray, nrow: int) -> None:
         return
     if run.kind != "image":
         raise UsageError(f"--out {out}: a picture needs image data, this run is tabular; use a .npy file")
-    import torch
     from .viz import grid_image, save_png
-    n = run.normalizer
-    px = (torch.from_numpy(x) - n.out_lo) / (n.out_hi - n.out_lo)
-    save_png(out, grid_image(px, nrow=nrow))
+    save_png(out, grid_image(run.normalizer.to_unit_pixels(x), nrow=nrow))
 
 
 def cmd_info(args) -> int:

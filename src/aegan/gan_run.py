@@ -74,11 +74,6 @@ class GANRun(RunBase):
         z = (ends[:, :1] * (1 - t) + ends[:, 1:] * t).reshape(rows * steps, -1)
         return self.normalizer.inverse(self.sample_model(len(z), label, seed, z=z))
 
-    def pixels(self, x: np.ndarray) -> torch.Tensor:
-        """Samples in data units -> pixels in [0, 1] for pictures."""
-        n = self.normalizer
-        return ((torch.from_numpy(x) - n.out_lo) / (n.out_hi - n.out_lo)).clamp(0, 1)
-
     def sample_grid(self, n: int = 64, seed: int = 0, nrow: int = 8):
         """A PIL picture of samples; conditional models get one row per class."""
         if self.kind != "image":
@@ -89,7 +84,7 @@ class GANRun(RunBase):
             x = np.concatenate([self.sample(nrow, c, seed) for c in range(k)])
         else:
             x = self.sample(n, None, seed)
-        return grid_image(self.pixels(x), nrow=nrow)
+        return grid_image(self.normalizer.to_unit_pixels(x), nrow=nrow)
 
     def mode_stats(self, n: int = MODE_SAMPLES, seed: int = 0) -> dict | None:
         info = self.config.data_info

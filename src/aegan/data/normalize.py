@@ -78,6 +78,11 @@ class Normalizer:
         t = t.detach().float().cpu()
         return ((t + 1) / 2 if self.target == "symmetric" else t).clamp(0, 1)
 
+    # data-unit numpy images (as `inverse` returns them) -> pixels in [0, 1] for pictures
+    def to_unit_pixels(self, x: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.asarray(x, dtype=np.float32))
+        return ((t - self.out_lo) / (self.out_hi - self.out_lo)).clamp(0, 1)
+
     @property
     def model_range(self) -> tuple[float, float] | None:
         return {"unit": (0.0, 1.0), "symmetric": (-1.0, 1.0)}.get(self.target)
