@@ -186,3 +186,17 @@ def test_bad_run_folders(cli, digits_run, tmp_path):
     _one_line_error(cli("info", broken), 1, "model.safetensors is missing")
     (broken / "model.safetensors").write_bytes((digits_run / "model.safetensors").read_bytes()[:100])
     _one_line_error(cli("info", broken), 1, "damaged")
+
+
+def test_normalize_flag(cli, tmp_path):
+    r = cli("train", "ae", "--data", "digits", "--normalize", "symmetric", "--epochs", "1", "--out", tmp_path / "s",
+            "--quiet")
+    assert r.code == 0, r.err
+    cfg = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert cfg["data_info"]["normalizer"]["target"] == "symmetric"
+    r = cli("reconstruct", tmp_path / "s", "--data", "digits", "--out", tmp_path / "r.npy")
+    rec = np.load(tmp_path / "r.npy")
+    assert r.code == 0 and rec.min() >= 0 and rec.max() <= 1  # back to digits' own [0, 1], not [-1, 1]
+    r = cli("train", "ae", "--data", "digits", "--normalize", "standard", "--out", tmp_path / "t")
+    _one_line_error(r, 2, "--normalize 'standard' does not apply to image data")
+    assert not (tmp_path / "t").exists()
