@@ -62,12 +62,29 @@ def test_mode_stats_by_hand():
 
 
 def test_ring_run_captures_most_modes(tmp_path):
-    run = fit_gan(load_dataset("ring"), RunConfig(task="gan", model=GANConfig(),
-                  train=TrainConfig(epochs=5, batch_size=256, max_samples=50000)), tmp_path / "ring", progress=False)
+    # the defaults (EMA, linear decay) at a higher learning rate, so that ~1,500 steps suffice
+    run = fit_gan(load_dataset("ring"), RunConfig(task="gan", model=GANConfig(lr_g=1e-3, lr_d=1e-3),
+                  train=TrainConfig(epochs=3, batch_size=64, max_samples=32000)), tmp_path / "ring", progress=False)
     stats = run.mode_stats()
     assert stats["modes"] >= 6, stats
     assert (tmp_path / "ring" / "samples.png").is_file()
     assert "mode_modes" in run.metrics()[-1]
+
+
+def test_linear_lr_decay_reaches_zero_by_the_last_step():
+    from aegan.train import LR_SCHEDULES, set_lr
+    assert LR_SCHEDULES["constant"](0.7) == 1.0
+    assert [LR_SCHEDULES["linear"](f) for f in (0.0, 0.25, 1.0)] == [1.0, 0.75, 0.0]
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1.0)
+    set_lr([opt], [2e-3], 0.5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_toy_gans_default_to_linear_decay_and_images_to_constant():
+    from aegan.models.gan import resolve
+    assert resolve(GANConfig(), "table", (2,)).lr_decay == "linear"
+    assert resolve(GANConfig(), "image", (1, 28, 28)).lr_decay == "constant"
+    assert resolve(GANConfig(lr_decay="constant"), "table", (2,)).lr_decay == "constant"
 
 
 @pytest.fixture(scope="module")

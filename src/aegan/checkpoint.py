@@ -19,7 +19,7 @@ from .errors import RunError, UsageError
 CONFIG, WEIGHTS, STATE, METRICS = "config.json", "model.safetensors", "state.pt", "metrics.jsonl"
 # Names aegan writes into a run folder; --overwrite replaces these and nothing else.
 OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, "loss.png")
-OWN_PATTERNS = ("recon_epoch*.png", "recon.png", ".aegan-tmp-*")
+OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*")
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:

@@ -198,7 +198,7 @@ def cmd_info(args) -> int:
     params = sum(p.numel() for p in run.module.parameters())
     print(f"data:       {info['name']} ({info['source']}), {info['kind']} {tuple(info['shape'])}, "
           f"{info['num_examples']} examples, normalised '{info['normalizer']['target']}'")
-    lr = f"lr G {m.lr_g} D {m.lr_d}" if cfg.task == "gan" else f"lr {t.lr}"
+    lr = f"lr G {m.lr_g} D {m.lr_d} ({m.lr_decay or 'constant'})" if cfg.task == "gan" else f"lr {t.lr}"
     print(f"training:   {t.epochs} epochs, batch {t.batch_size}, {lr}, seed {t.seed}; aegan {cfg.aegan_version}")
     print(f"parameters: {params:,}")
     if metrics:

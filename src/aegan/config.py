@@ -75,10 +75,12 @@ class GANConfig:
                      choices=("auto", "identity", "sigmoid", "tanh"))
     conditional: bool = _f(False, "condition G and D on the class labels (projection discriminator)")
     pack: int = _f(1, "PacGAN packing: D judges m samples at once (batch size must be a multiple)")
-    ema: typing.Optional[float] = _f(None, "decay of the generator's moving average used for sampling; 0: off "
-                                           "(default: 0.999 for images, off for tables)")
+    ema: typing.Optional[float] = _f(0.999, "decay of the generator's moving average used for sampling; 0: off")
     spectral_norm: typing.Optional[bool] = _f(None, "spectral norm on D (default: on for hinge)")
     n_critic: typing.Optional[int] = _f(None, "D steps per G step (default: 5 for wgan/wgan-gp, else 1)")
+    lr_decay: typing.Optional[str] = _f(None, "learning-rate schedule of G and D: constant, or linear decay to 0 "
+                                              "by the last step (default: linear for tables and 2-D toys, "
+                                              "constant for images)", choices=("constant", "linear"))
     lr_g: typing.Optional[float] = _f(None, "generator learning rate (default: the loss's paper)")
     lr_d: typing.Optional[float] = _f(None, "discriminator learning rate (default: the loss's paper)")
     betas_g: typing.Optional[tuple[float, ...]] = _f(None, "generator Adam betas, e.g. 0.5,0.999")

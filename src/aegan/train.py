@@ -111,6 +111,19 @@ def make_gan_optimizers(gan, cfg) -> tuple[torch.optim.Optimizer, torch.optim.Op
             make(gan.discriminator.parameters(), cfg.lr_d, cfg.betas_d))
 
 
+# learning-rate multiplier as a function of the fraction of training done
+LR_SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": lambda done: 1.0,
+    "linear": lambda done: max(0.0, 1.0 - done),
+}
+
+
+def set_lr(opts, base: list[float], factor: float) -> None:
+    for opt, lr in zip(opts, base):
+        for group in opt.param_groups:
+            group["lr"] = lr * factor
+
+
 def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=None,
               on_epoch: Callable[[dict], None] | None = None, progress: bool = True) -> list[dict]:
     """One loop for every GAN loss: per batch a D step on detached fakes, and every n_critic-th
@@ -122,6 +135,10 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
     gen = torch.Generator().manual_seed(tc.seed)
     history: list[dict] = []
     step = 0
+    schedule = LR_SCHEDULES[cfg.lr_decay or "constant"]
+    base_lr = [cfg.lr_g, cfg.lr_d]
+    total = tc.epochs * math.ceil(len(x) / tc.batch_size)
+    done = 0
     for epoch in range(1, tc.epochs + 1):
         G.train()
         D.train()
@@ -133,6 +150,8 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         for idx in bar:
             if len(idx) % cfg.pack or len(idx) < 2 * cfg.pack:
                 continue  # a short last batch that packing cannot split
+            set_lr((opt_g, opt_d), base_lr, schedule(done / total))
+            done += 1
             real = x[idx]
             labels = y[idx] if gan.num_classes else None
             fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)

@@ -136,7 +136,8 @@ def resolve(cfg, kind: str, shape: tuple[int, ...] = ()):
         "arch": cfg.arch or ("dcgan" if kind == "image" else "mlp"),
         # a 2-D mixture wants a 2-D z (64 collapsed every mode of `ring` in our runs)
         "z_dim": cfg.z_dim or (64 if kind == "image" else max(2, min(16, math.prod(shape)))),
-        "ema": cfg.ema if cfg.ema is not None else (0.999 if kind == "image" else 0.0),
+        "ema": cfg.ema if cfg.ema is not None else 0.999,
+        "lr_decay": cfg.lr_decay or ("constant" if kind == "image" else "linear"),
         "spectral_norm": cfg.spectral_norm if cfg.spectral_norm is not None else spec.spectral_norm,
         "n_critic": cfg.n_critic or spec.n_critic,
         "lr_g": cfg.lr_g or spec.lr,
