@@ -129,7 +129,7 @@ def toy_section(quick: bool, workdir: Path) -> list[str]:
              f"{', '.join(map(str, seeds))} on the 100,000-point training set. The first row of each data set is "
              "`aegan train gan --data NAME` with nothing else (ns loss, MLP 256x3, z 2, batch 64, 10 epochs, "
              "EMA 0.999, linear learning-rate decay); the other rows compare losses and packing at the same "
-             f"defaults but {short} epochs, to keep the table within this CPU's time. Wall time is per run.", "",
+             f"defaults but {short} epoch(s), to keep the table within this CPU's time. Wall time is per run.", "",
              "| data | setting | modes captured | high quality % | reverse KL | wall time | PacGAN paper's best | "
              "command |",
              "|---|---|---:|---:|---:|---:|---|---|"]
@@ -177,7 +177,7 @@ def gan_images_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     losses = GAN_IMAGE_LOSSES[:2] if quick else GAN_IMAGE_LOSSES
     images.mkdir(parents=True, exist_ok=True)
     lines = ["## GAN samples on Fashion-MNIST (dcgan, one grid per loss)", "",
-             f"`--arch dcgan` on {data}, the first {n:,} training images, {epochs} epochs, every other setting at "
+             f"`--arch dcgan` on {data}, the first {n:,} training images, {epochs} epoch(s), every other setting at "
              "the loss's default (batch 64, the paper's optimiser, EMA 0.999; wgan and wgan-gp take 5 critic steps "
              "per generator step, so they make a fifth of the generator updates in the same epochs). 64 samples "
              "of the EMA generator, seed 0. Wall time is the training run on this CPU.", "",
@@ -193,7 +193,7 @@ def gan_images_section(quick: bool, workdir: Path, images: Path) -> list[str]:
         secs = time.perf_counter() - t0
         subprocess.run([sys.executable, "-m", "aegan", "sample", str(out), "-n", "64", "--seed", "0",
                         "--out", str(png), "--overwrite"], check=True, stdout=subprocess.DEVNULL)
-        rel = os.path.relpath(png, images.parent)
+        rel = os.path.relpath(png, images.parent.parent)  # from the folder of BENCHMARKS.md
         lines.append(f"| {loss} | ![{loss}]({rel}) | {secs:.0f} s | `aegan {' '.join(args)} --out RUN; "
                      f"aegan sample RUN -n 64 --out grid.png` |")
         print(f"dcgan {loss}: {secs:.0f} s", flush=True)
