@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -17,8 +19,11 @@ from safetensors.torch import load_file, save_file
 from .errors import RunError, UsageError
 
 CONFIG, WEIGHTS, STATE, METRICS = "config.json", "model.safetensors", "state.pt", "metrics.jsonl"
+EVENTS = "events.jsonl"  # NaN recoveries and other things that happened while training
+CHECKPOINTS = "checkpoints"  # RUN/checkpoints/step-000001234/{model.safetensors,state.pt}
+_CKPT = re.compile(r"^step-(\d{9})$")
 # Names aegan writes into a run folder; --overwrite replaces these and nothing else.
-OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, "loss.png")
+OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png")
 OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*")
 
 
@@ -58,8 +63,64 @@ def prepare_run_dir(path: str | os.PathLike, overwrite: bool) -> Path:
         for p in list(path.iterdir()):
             if p.is_file() and (p.name in OWN_FILES or any(p.match(pat) for pat in OWN_PATTERNS)):
                 p.unlink()
+        if (path / CHECKPOINTS).is_dir():
+            shutil.rmtree(path / CHECKPOINTS)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(run_dir: str | os.PathLike, tag: int, model: torch.nn.Module, state: dict,
+                    keep: int = 2) -> Path:
+    """Write RUN/checkpoints/step-TAG atomically: both files go into a temporary folder, are
+    fsynced, and the folder is renamed into place, so a crash leaves the previous checkpoints
+    whole. Then all but the newest `keep` are removed."""
+    root = Path(run_dir) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{tag:09d}"
+    tmp = Path(tempfile.mkdtemp(prefix=".aegan-tmp-", dir=root))
+    try:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        with open(tmp / STATE, "wb") as f:
+            torch.save(state, f)
+        for name in (WEIGHTS, STATE):
+            with open(tmp / name, "rb+") as f:
+                os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        if final.exists():  # the same step saved again (an interrupt right after a periodic save)
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in checkpoints(run_dir)[:-max(1, keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The run's complete checkpoints, oldest first (half-written temporary folders are skipped)."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and _CKPT.match(p.name)
+             and (p / WEIGHTS).is_file() and (p / STATE).is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def load_checkpoint(ckpt: Path, model: torch.nn.Module) -> dict:
+    """Load a checkpoint's weights into `model` (names and shapes checked) and return its state."""
+    load_weights(ckpt / WEIGHTS, model)
+    return load_state(ckpt / STATE)
 
 
 def check_output_file(path: str | os.PathLike, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
@@ -134,6 +195,11 @@ def append_jsonl(path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def write_jsonl(path, records: list[dict]) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in records),
+                                                         encoding="utf-8"))
 
 
 def read_jsonl(path) -> list[dict]:

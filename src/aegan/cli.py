@@ -61,8 +61,15 @@ def cmd_train(args) -> int:
     dc = from_flags(args, DataConfig)
     validate(model, train)  # cheap checks before reading any data
     _, ds = _load_data(args, dc, split_default="train")
-    cfg = RunConfig(data=dc, model=model, train=train, preset=args.preset)
+    cfg = RunConfig(data=dc, model=model, train=train, preset=args.preset, split=args.split or "train")
     run = fit(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
+    return _trained(run, ds)
+
+
+def _trained(run, ds) -> int:
+    if run.config.task == "gan":
+        return _trained_gan(run, ds)
+    model, dc = run.config.model, run.config.data
     last = run.metrics()[-1]
     shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if k.endswith("loss") and isinstance(v, float))
     print(f"trained {model.family}/{model.arch} on {ds.name} ({run.config.data_info['num_examples']} examples, "
@@ -70,6 +77,22 @@ def cmd_train(args) -> int:
     print(f"run folder: {run.path}")
     print(f"next: aegan info {run.path} | aegan reconstruct {run.path} --data {dc.data} --out recon.png")
     return 0
+
+
+def cmd_resume(args) -> int:
+    """aegan train --resume RUN: the run's own config and data, from its newest checkpoint."""
+    from .gan_run import fit_gan
+    from .run import fit, read_run_config
+    if not args.resume:
+        raise UsageError("aegan train needs a model (ae, dae, sparse, vae, gan) or --resume RUN")
+    path = Path(args.resume)
+    cfg = read_run_config(path)
+    dc = cfg.data
+    ds = load_dataset(dc.data, cfg.split, data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels,
+                      label_column=dc.label_column)
+    train = fit_gan if cfg.task == "gan" else fit
+    run = train(ds, cfg, path, progress=not args.quiet, resume=True)
+    return _trained(run, ds)
 
 
 def _open_run(path: str, task: str = "autoencoder"):
@@ -90,8 +113,12 @@ def cmd_train_gan(args) -> int:
     dc = from_flags(args, DataConfig)
     validate(None, train)
     _, ds = _load_data(args, dc, split_default="train")
-    cfg = RunConfig(task="gan", data=dc, model=model, train=train, preset=args.preset)
+    cfg = RunConfig(task="gan", data=dc, model=model, train=train, preset=args.preset, split=args.split or "train")
     run = fit_gan(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
+    return _trained_gan(run, ds)
+
+
+def _trained_gan(run, ds) -> int:
     last = run.metrics()[-1]
     shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items()
                       if isinstance(v, (int, float)) and k not in ("epoch", "step", "seconds", "mode_num_modes"))
@@ -229,7 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model into a run folder: ae, dae, sparse, vae or gan")
-    fam = train.add_subparsers(dest="family", required=True, parser_class=Parser, metavar="MODEL")
+    train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    _common(train)
+    train.set_defaults(fn=cmd_resume)
+    fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
     for name, cls in list(MODELS.items()) + [("gan", None)]:
         p = fam.add_parser(name, help=cls.description if cls else "generative adversarial network")
         p.add_argument("--out", required=True, help="run folder to create")

@@ -99,6 +99,13 @@ class TrainConfig:
     patience: int = _f(0, "early stopping: stop after N epochs without a better validation loss (0: off)")
     seed: int = _f(0, "random seed; the same seed gives the same run on a CPU")
     max_samples: typing.Optional[int] = _f(None, "use at most N training examples (quick experiments)")
+    checkpoint_every: int = _f(1, "write a resumable checkpoint every N epochs (RUN/checkpoints/)")
+    checkpoint_steps: int = _f(0, "also write one every N batches (0: only at epoch ends)")
+    keep_checkpoints: int = _f(2, "how many of the newest checkpoints to keep")
+    on_nan: str = _f("stop", "when a loss or gradient becomes NaN or inf: stop (keeping the last good "
+                             "checkpoint) or recover (reload the last good state, halve the learning rate, go on)",
+                     choices=("stop", "recover"))
+    grad_clip: typing.Optional[float] = _f(None, "clip the gradient norm of each step to this value")
 
 
 PRESETS = {
@@ -122,6 +129,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: typing.Optional[str] = None
+    split: str = "train"  # which split of `data` was trained on (resume reads it again)
     # filled in at training time: kind, shape, classes, normaliser
     data_info: dict = field(default_factory=dict)
     aegan_version: str = ""
@@ -249,6 +257,10 @@ def validate(model: ModelConfig | None, train: TrainConfig) -> None:
         (0 <= train.val_split < 1, f"--val-split {train.val_split} must be in [0, 1), e.g. 0.1"),
         (train.patience >= 0, f"--patience {train.patience} must be zero (off) or positive"),
         (train.max_samples is None or train.max_samples >= 1, f"--max-samples {train.max_samples} must be at least 1"),
+        (train.checkpoint_every >= 0, f"--checkpoint-every {train.checkpoint_every} must be zero (off) or positive"),
+        (train.checkpoint_steps >= 0, f"--checkpoint-steps {train.checkpoint_steps} must be zero (off) or positive"),
+        (train.keep_checkpoints >= 1, f"--keep-checkpoints {train.keep_checkpoints} must be at least 1"),
+        (train.grad_clip is None or train.grad_clip > 0, f"--grad-clip {train.grad_clip} must be positive, e.g. 1.0"),
         (model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
         (model.noise_level >= 0 and (model.noise != "mask" or model.noise_level < 1),
          f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),

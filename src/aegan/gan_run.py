@@ -15,8 +15,8 @@ from .data import Dataset, Normalizer
 from .errors import RunError, UsageError
 from .metrics import mode_stats
 from .models.gan import build_gan, resolve
-from .train import make_gan_optimizers, train_gan
-from .run import RunBase, data_info, subsample
+from .train import Interrupted, make_gan_optimizers, train_gan
+from .run import RunBase, data_info, open_training, resume_hint, subsample
 from .viz import grid_image, loss_curves, save_png, toy_scatter
 
 MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
@@ -107,7 +107,7 @@ class GANRun(RunBase):
 
 
 def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
-            progress: bool = True) -> GANRun:
+            progress: bool = True, resume: bool = False) -> GANRun:
     """Train a GAN of `config` on `ds`; with `out`, write a run folder as it goes."""
     tc = config.train
     validate(None, tc)
@@ -128,8 +128,7 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
     config = dataclasses.replace(config, task="gan", model=cfg, data_info=info, aegan_version=__version__)
     run = GANRun(config, gan, normalizer, None)
     opts = make_gan_optimizers(gan, cfg)
-
-    history: list[dict] = []
+    run.path, ctl, history = open_training(out, overwrite, resume, config, gan, progress)
 
     def on_epoch(record: dict) -> None:
         stats = run.mode_stats()
@@ -155,10 +154,10 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
             toy_scatter(pts, centers, path / "samples.png", title)
         loss_curves(history, path / "loss.png", title=f"gan {cfg.loss}/{cfg.arch}")
 
-    if out is not None:
-        run.path = checkpoint.prepare_run_dir(out, overwrite)
-        checkpoint.write_text(run.path / checkpoint.CONFIG, config.to_json())
-    train_gan(gan, x, y, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress)
+    try:
+        train_gan(gan, x, y, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl)
+    except Interrupted as e:
+        raise resume_hint(e, run.path) from None
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, gan)

@@ -16,7 +16,7 @@ from .data import Dataset, Normalizer
 from .data.arrays import as_examples, check_finite
 from .errors import DataError, RunError, UsageError
 from .models import MODELS, build_model
-from .train import evaluate, make_optimizer, train_autoencoder
+from .train import Control, Interrupted, evaluate, make_optimizer, train_autoencoder
 from .viz import loss_curves, reconstruction_grid, save_png
 
 GRID_EXAMPLES = 16
@@ -186,8 +186,46 @@ def subsample(ds: Dataset, tc) -> Dataset:
     return ds.subset(np.sort(np.random.default_rng(tc.seed).permutation(len(ds))[:tc.max_samples]))
 
 
+def open_training(out: str | Path | None, overwrite: bool, resume: bool, config: RunConfig,
+                  module: torch.nn.Module, progress: bool = True) -> tuple[Path | None, Control, list[dict]]:
+    """The folder and checkpoint control of a training run: a fresh folder (config.json
+    written), or with `resume` the existing one, its newest checkpoint loaded into `module`
+    and its metrics log cut back to that checkpoint. Returns (folder, control, history so far)."""
+    tc = config.train
+    ctl = Control(every_epochs=tc.checkpoint_every, every_steps=tc.checkpoint_steps, on_nan=tc.on_nan,
+                  grad_clip=tc.grad_clip)
+    if out is None:
+        return None, ctl, []
+    history: list[dict] = []
+    if resume:
+        path = Path(out)
+        found = checkpoint.checkpoints(path)
+        if not found:
+            raise RunError(f"{path} has no checkpoint to resume from ({checkpoint.CHECKPOINTS}/ is missing or empty: "
+                           "the run stopped before its first checkpoint); train it again")
+        ctl.resume = checkpoint.load_checkpoint(found[-1], module)
+        history = list(ctl.resume["loop"]["history"])
+        checkpoint.write_jsonl(path / checkpoint.METRICS, history)
+        if progress:
+            loop = ctl.resume["loop"]
+            print(f"resuming {path} from {found[-1].name} (epoch {loop['epoch']}, batch {loop['batch']})")
+    else:
+        path = checkpoint.prepare_run_dir(out, overwrite)
+        checkpoint.write_text(path / checkpoint.CONFIG, config.to_json())
+    ctl.save = lambda state: checkpoint.save_checkpoint(path, state["loop"]["batches"], module, state,
+                                                        tc.keep_checkpoints)
+    ctl.log = lambda event: checkpoint.append_jsonl(path / checkpoint.EVENTS, event)
+    return path, ctl, history
+
+
+def resume_hint(e: Interrupted, path: Path | None) -> Interrupted:
+    if path is None:
+        return e
+    return Interrupted(f"{e}; continue with: aegan train --resume {path}", e.exit_code)
+
+
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
-        progress: bool = True) -> Run:
+        progress: bool = True, resume: bool = False) -> Run:
     """Train an autoencoder of `config` on `ds`; with `out`, write a run folder as it goes."""
     validate(config.model, config.train)
     tc = config.train
@@ -204,12 +242,10 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     opt = make_optimizer(model, tc)
 
     on_epoch = None
-    if out is not None:
-        path = checkpoint.prepare_run_dir(out, overwrite)
+    path, ctl, history = open_training(out, overwrite, resume, config, model, progress)
+    if path is not None:
         run.path = path
-        checkpoint.write_text(path / checkpoint.CONFIG, config.to_json())
         show = (x_val if x_val is not None else x_train)[:GRID_EXAMPLES]
-        history: list[dict] = []
 
         def on_epoch(record: dict) -> None:
             history.append(record)
@@ -223,7 +259,11 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
                 save_png(path / "recon.png", grid)
             loss_curves(history, path / "loss.png", title=f"{config.model.family}/{config.model.arch}")
 
-    run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress)
+    try:
+        run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress,
+                                        control=ctl)
+    except Interrupted as e:
+        raise resume_hint(e, path) from None
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {

@@ -1,9 +1,14 @@
-"""The training loop for every model that honours the autoencoder contract."""
+"""The training loops: one for the autoencoder contract, one for GANs, and the driver they
+share (batch order, checkpoints and resume, interrupts, NaN/inf handling)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
+import signal
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
@@ -13,7 +18,19 @@ from .errors import AeganError
 
 
 class DivergedError(AeganError):
-    """The loss became NaN or inf."""
+    """The loss or a gradient became NaN or inf."""
+
+
+class Interrupted(AeganError):
+    """Ctrl-C or SIGTERM; a checkpoint was written when the run has a folder."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NonFinite(Exception):
+    """Raised inside a step, before any optimiser step, when a loss or gradient is not finite."""
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None):
@@ -37,67 +54,6 @@ def evaluate(model, x: torch.Tensor, batch_size: int = 512) -> dict[str, float]:
 
 def make_optimizer(model, cfg) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-
-
-def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, cfg, *,
-                      opt: torch.optim.Optimizer | None = None,
-                      on_epoch: Callable[[dict], None] | None = None, progress: bool = True) -> list[dict]:
-    """Adam on model.loss(x)["loss"]; one record per epoch (train_* and val_* means).
-
-    Batches are index slices of the in-memory tensor (no per-sample collate). With
-    cfg.patience > 0 training stops after that many epochs without a lower validation loss
-    and the best weights are restored.
-    """
-    gen = torch.Generator().manual_seed(cfg.seed)
-    opt = opt if opt is not None else make_optimizer(model, cfg)
-    history: list[dict] = []
-    best, best_state, stale, step = math.inf, None, 0, 0
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        sums: dict[str, torch.Tensor] = {}
-        bar = tqdm(batches(len(x_train), cfg.batch_size, gen), desc=f"epoch {epoch}/{cfg.epochs}",
-                   disable=None if progress else True, leave=False, unit="batch")
-        for i, idx in enumerate(bar):
-            out = model.loss(x_train[idx])
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            opt.step()
-            step += 1
-            for k, v in out.items():
-                sums[k] = sums.get(k, 0) + v.detach() * len(idx)
-            if progress and i % 20 == 0:
-                bar.set_postfix(loss=f"{out['loss'].item():.4g}")
-        record = {"epoch": epoch, "step": step}
-        record.update({f"train_{k}": float(v) / len(x_train) for k, v in sums.items()})
-        if x_val is not None and len(x_val):
-            record.update({f"val_{k}": v for k, v in evaluate(model, x_val).items()})
-        record["seconds"] = round(time.perf_counter() - t0, 3)
-        if not math.isfinite(record["train_loss"]):
-            raise DivergedError(f"the training loss became {record['train_loss']} in epoch {epoch}; "
-                                "lower --lr (e.g. by 10x) or --batch-size and train again")
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        if progress:
-            shown = "  ".join(f"{k}={v:.4g}" for k, v in record.items()
-                              if k.endswith("_loss") and isinstance(v, float))
-            tqdm.write(f"epoch {epoch}/{cfg.epochs}  {shown}  ({record['seconds']:.1f}s)")
-        monitored = record.get("val_loss", record["train_loss"])
-        if monitored < best:
-            best, stale = monitored, 0
-            if cfg.patience:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if cfg.patience and stale >= cfg.patience:
-                if progress:
-                    tqdm.write(f"early stopping: no better validation loss for {stale} epochs")
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return history
 
 
 def make_gan_optimizers(gan, cfg) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -124,77 +80,309 @@ def set_lr(opts, base: list[float], factor: float) -> None:
             group["lr"] = lr * factor
 
 
+# --- what the loops do besides training ------------------------------------------------
+
+@dataclasses.dataclass
+class Control:
+    """Checkpoints, resume, interrupts and divergence handling for one training run.
+
+    `save(state)` writes a checkpoint (the run folder's job); `resume` is a state a previous
+    `save` wrote. Checkpoints are taken every `every_epochs` epochs and, if set, every
+    `every_steps` batches; on an interrupt one more is taken before stopping."""
+
+    save: Callable[[dict], None] | None = None
+    resume: dict | None = None
+    every_epochs: int = 1
+    every_steps: int = 0
+    on_nan: str = "stop"  # or "recover": reload the last good state, halve the learning rate
+    grad_clip: float | None = None
+    stop_signal: int | None = None  # set by the signal handler
+    log: Callable[[dict], None] | None = None  # events (recoveries) for the metrics log
+
+
+@contextmanager
+def interruptible(ctl: Control):
+    """SIGINT/SIGTERM set ctl.stop_signal; the loop then checkpoints and raises Interrupted."""
+    def handler(signum, frame):
+        if ctl.stop_signal is not None:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        ctl.stop_signal = signum
+    try:
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def clip_and_check(params, grad_clip: float | None) -> None:
+    """Optional gradient-norm clipping; raises NonFinite when the gradient norm is NaN or inf."""
+    if grad_clip:
+        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        if not torch.isfinite(norm):
+            raise NonFinite("gradient norm")
+
+
+def check_finite(loss: torch.Tensor, what: str) -> None:
+    if not torch.isfinite(loss):
+        raise NonFinite(what)
+
+
+def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: dict,
+           step: Callable[[torch.Tensor, dict], dict],
+           end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
+           progress: bool, noise: dict | None = None) -> list[dict]:
+    """The shared outer loop. `state` holds everything that changes while training apart from
+    the model and optimisers: counters, the epoch's running sums, history, loop-specific values.
+    step(idx, state) -> {name: (value, weight)} to average over the epoch;
+    end_epoch(state, means, seconds) -> (record, stop)."""
+    gen = torch.Generator().manual_seed(tc.seed)
+    if noise is not None:
+        noise["gen"] = gen
+    resume = ctl.resume
+    if resume is not None:  # continue exactly where a checkpoint left off
+        state.update(resume["loop"])
+        for opt, sd in zip(opts, resume["optimizers"]):
+            opt.load_state_dict(sd)
+        gen.set_state(resume["rng"]["gen_epoch"])
+        torch.set_rng_state(resume["rng"]["torch"])
+
+    def snapshot(gen_epoch) -> dict:
+        return {"loop": copy.deepcopy(state), "optimizers": [copy.deepcopy(o.state_dict()) for o in opts],
+                "rng": {"gen_epoch": gen_epoch, "gen": gen.get_state(), "torch": torch.get_rng_state()}}
+
+    def save(gen_epoch) -> dict:
+        snap = snapshot(gen_epoch)
+        if ctl.save is not None:
+            ctl.save(snap)
+        snap["model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return snap
+
+    good = None  # the last good state, for --on-nan recover
+    while state["epoch"] <= tc.epochs:
+        epoch = state["epoch"]
+        model.train()
+        t0 = time.perf_counter()
+        gen_epoch = gen.get_state()
+        order = batches(n, tc.batch_size, gen)
+        if resume is not None:
+            if state["batch"] > 0:
+                gen.set_state(resume["rng"]["gen"])  # the noise stream as it was mid-epoch
+            resume = None
+        if good is None:
+            good = snapshot(gen_epoch) | {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+        bar = tqdm(range(state["batch"], len(order)), desc=f"epoch {epoch}/{tc.epochs}",
+                   disable=None if progress else True, leave=False, unit="batch",
+                   initial=state["batch"], total=len(order))
+        try:
+            for i in bar:
+                scalars = step(order[i], state)
+                for k, (v, w) in scalars.items():
+                    state["sums"][k] = state["sums"].get(k, 0) + v * w
+                    state["counts"][k] = state["counts"].get(k, 0) + w
+                state["batch"] = i + 1
+                state["batches"] += 1
+                if progress and i % 20 == 0 and scalars:
+                    bar.set_postfix({k: f"{float(v):.3g}" for k, (v, _) in scalars.items()})
+                if ctl.stop_signal is not None:
+                    bar.close()
+                    _interrupt(ctl, save, gen_epoch, state)
+                if ctl.every_steps and state["batches"] % ctl.every_steps == 0 and state["batch"] < len(order):
+                    good = save(gen_epoch)
+        except NonFinite as e:
+            bar.close()
+            where = f"epoch {epoch}, batch {state['batch'] + 1} (step {state['batches'] + 1})"
+            if ctl.on_nan != "recover":
+                raise DivergedError(f"the {e} became NaN or inf at {where}; the weights of the last good "
+                                    "checkpoint are kept. Lower the learning rate (e.g. by 10x), add "
+                                    "--grad-clip 1.0, or use --on-nan recover") from None
+            # reload the last good state, halve the learning rate and go on
+            scale = state["lr_scale"] / 2
+            model.load_state_dict(good["model"])
+            for opt, sd in zip(opts, good["optimizers"]):
+                opt.load_state_dict(copy.deepcopy(sd))
+            state.clear()
+            state.update(copy.deepcopy(good["loop"]))
+            state["lr_scale"] = scale
+            state["recoveries"] = state.get("recoveries", 0) + 1
+            gen.set_state(good["rng"]["gen_epoch"])
+            torch.set_rng_state(good["rng"]["torch"])
+            resume = {"rng": good["rng"]}
+            event = {"event": "nan_recover", "at": where, "lr_scale": scale}
+            if ctl.log is not None:
+                ctl.log(event)
+            tqdm.write(f"the {e} became NaN or inf at {where}: reloaded the last good state, "
+                       f"learning rate x{scale:g}")
+            if state["recoveries"] > 10:
+                raise DivergedError(f"the {e} kept becoming NaN or inf (10 recoveries, learning rate x{scale:g}); "
+                                    "lower the learning rate and train again") from None
+            continue
+        means = {k: float(v) / max(1, state["counts"][k]) for k, v in state["sums"].items()}
+        record, stop = end_epoch(state, means, round(time.perf_counter() - t0, 3))
+        state["history"].append(record)
+        state.update(epoch=epoch + 1, batch=0, sums={}, counts={})
+        if progress:
+            shown = "  ".join(f"{k}={v:.4g}" for k, v in record.items()
+                              if isinstance(v, float) and k not in ("seconds",))
+            tqdm.write(f"epoch {epoch}/{tc.epochs}  {shown}  ({record['seconds']:.1f}s)")
+        if stop:
+            break
+        if ctl.every_epochs and epoch % ctl.every_epochs == 0 or epoch == tc.epochs:
+            good = save(gen.get_state())
+        else:
+            good = None
+    return state["history"]
+
+
+def _interrupt(ctl: Control, save, gen_epoch, state) -> None:
+    name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(ctl.stop_signal, f"signal {ctl.stop_signal}")
+    code = 128 + int(ctl.stop_signal)
+    if ctl.save is None:
+        raise Interrupted(f"stopped by {name} at epoch {state['epoch']}, batch {state['batch']} "
+                          "(no run folder, nothing saved)", code)
+    save(gen_epoch)
+    raise Interrupted(f"stopped by {name} at epoch {state['epoch']}, batch {state['batch']}; a checkpoint "
+                      "was saved", code)
+
+
+def _fresh_state(**extra) -> dict:
+    return {"epoch": 1, "batch": 0, "batches": 0, "step": 0, "lr_scale": 1.0, "sums": {}, "counts": {},
+            "history": [], **extra}
+
+
+def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, cfg, *,
+                      opt: torch.optim.Optimizer | None = None,
+                      on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
+                      control: Control | None = None) -> list[dict]:
+    """Adam on model.loss(x)["loss"]; one record per epoch (train_* and val_* means).
+
+    Batches are index slices of the in-memory tensor (no per-sample collate). With
+    cfg.patience > 0 training stops after that many epochs without a lower validation loss
+    and the best weights are restored.
+    """
+    ctl = control or Control()
+    opt = opt if opt is not None else make_optimizer(model, cfg)
+    params = list(model.parameters())
+
+    def step(idx, st):
+        set_lr([opt], [cfg.lr], st["lr_scale"])
+        out = model.loss(x_train[idx])
+        check_finite(out["loss"], "training loss")
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        clip_and_check(params, ctl.grad_clip)
+        opt.step()
+        st["step"] += 1
+        return {k: (v.detach(), len(idx)) for k, v in out.items()}
+
+    def end_epoch(st, means, seconds):
+        record = {"epoch": st["epoch"], "step": st["step"]}
+        record.update({f"train_{k}": v for k, v in means.items()})
+        if x_val is not None and len(x_val):
+            record.update({f"val_{k}": v for k, v in evaluate(model, x_val).items()})
+        record["seconds"] = seconds
+        if not math.isfinite(record["train_loss"]):
+            raise DivergedError(f"the training loss became {record['train_loss']} in epoch {st['epoch']}; "
+                                "lower --lr (e.g. by 10x) or --batch-size and train again")
+        if on_epoch is not None:
+            on_epoch(record)
+        monitored = record.get("val_loss", record["train_loss"])
+        if monitored < st["best"]:
+            st["best"], st["stale"] = monitored, 0
+            if cfg.patience:
+                st["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return record, False
+        st["stale"] += 1
+        if cfg.patience and st["stale"] >= cfg.patience:
+            if progress:
+                tqdm.write(f"early stopping: no better validation loss for {st['stale']} epochs")
+            return record, True
+        return record, False
+
+    state = _fresh_state(best=math.inf, stale=0, best_state=None)
+    with interruptible(ctl):
+        history = _drive(model, [opt], len(x_train), cfg, ctl, state, step, end_epoch, progress)
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    model.eval()
+    return history
+
+
 def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=None,
-              on_epoch: Callable[[dict], None] | None = None, progress: bool = True) -> list[dict]:
+              on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
+              control: Control | None = None) -> list[dict]:
     """One loop for every GAN loss: per batch a D step on detached fakes, and every n_critic-th
     batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data."""
     from .losses import GAN_LOSSES, gradient_penalty
     spec = GAN_LOSSES[cfg.loss]
+    ctl = control or Control()
     G, D = gan.generator, gan.discriminator
     opt_g, opt_d = opts if opts is not None else make_gan_optimizers(gan, cfg)
-    gen = torch.Generator().manual_seed(tc.seed)
-    history: list[dict] = []
-    step = 0
     schedule = LR_SCHEDULES[cfg.lr_decay or "constant"]
     base_lr = [cfg.lr_g, cfg.lr_d]
     total = tc.epochs * math.ceil(len(x) / tc.batch_size)
-    done = 0
-    for epoch in range(1, tc.epochs + 1):
-        G.train()
-        D.train()
-        t0 = time.perf_counter()
-        sums = torch.zeros(4)  # d_loss, g_loss, d_real, d_fake
-        n_d = n_g = 0
-        bar = tqdm(batches(len(x), tc.batch_size, gen), desc=f"epoch {epoch}/{tc.epochs}",
-                   disable=None if progress else True, leave=False, unit="batch")
-        for idx in bar:
-            if len(idx) % cfg.pack or len(idx) < 2 * cfg.pack:
-                continue  # a short last batch that packing cannot split
-            set_lr((opt_g, opt_d), base_lr, schedule(done / total))
-            done += 1
-            real = x[idx]
-            labels = y[idx] if gan.num_classes else None
+    g_params, d_params = list(G.parameters()), list(D.parameters())
+    # the noise generator is the driver's batch-order generator, so that resume replays both
+    noise: dict = {}
+
+    def step(idx, st):
+        set_lr((opt_g, opt_d), base_lr, schedule(st["done"] / total) * st["lr_scale"])
+        st["done"] += 1
+        if len(idx) % cfg.pack or len(idx) < 2 * cfg.pack:
+            return {}  # a short last batch that packing cannot split
+        gen = noise["gen"]
+        real = x[idx]
+        labels = y[idx] if gan.num_classes else None
+        fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
+        d_real, d_fake = D(real, labels), D(fake.detach(), labels)
+        d_loss = spec.d(d_real, d_fake)
+        if cfg.gp_weight:
+            d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real, fake.detach(), gen)
+        check_finite(d_loss, "discriminator loss")
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        clip_and_check(d_params, ctl.grad_clip)
+        opt_d.step()
+        if cfg.clip:
+            with torch.no_grad():
+                for p in d_params:
+                    p.clamp_(-cfg.clip, cfg.clip)
+        out = {"d_loss": (d_loss.detach(), 1), "d_real": (d_real.detach().mean(), 1),
+               "d_fake": (d_fake.detach().mean(), 1)}
+        st["n_d"] += 1
+        if st["n_d"] % cfg.n_critic == 0:
             fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
-            d_real, d_fake = D(real, labels), D(fake.detach(), labels)
-            d_loss = spec.d(d_real, d_fake)
-            if cfg.gp_weight:
-                d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real, fake.detach(), gen)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            if cfg.clip:
-                with torch.no_grad():
-                    for p in D.parameters():
-                        p.clamp_(-cfg.clip, cfg.clip)
-            sums[0] += d_loss.detach()
-            sums[2] += d_real.detach().mean()
-            sums[3] += d_fake.detach().mean()
-            n_d += 1
-            if n_d % cfg.n_critic == 0:
-                fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
-                g_loss = spec.g(D(fake, labels))
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-                gan.update_ema()
-                sums[1] += g_loss.detach()
-                n_g += 1
-                step += 1
-                if progress and n_g % 20 == 0:
-                    bar.set_postfix(d=f"{d_loss.item():.3g}", g=f"{g_loss.item():.3g}",
-                                    real=f"{d_real.mean().item():.2f}", fake=f"{d_fake.mean().item():.2f}")
-        s = sums.tolist()
-        record = {"epoch": epoch, "step": step, "d_loss": s[0] / max(1, n_d), "g_loss": s[1] / max(1, n_g),
-                  "d_real": s[2] / max(1, n_d), "d_fake": s[3] / max(1, n_d)}
-        if not all(math.isfinite(v) for v in s):
-            raise DivergedError(f"a GAN loss became NaN or inf in epoch {epoch}; lower --lr-g/--lr-d, "
+            g_loss = spec.g(D(fake, labels))
+            check_finite(g_loss, "generator loss")
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            clip_and_check(g_params, ctl.grad_clip)
+            opt_g.step()
+            gan.update_ema()
+            st["step"] += 1
+            out["g_loss"] = (g_loss.detach(), 1)
+        return out
+
+    def end_epoch(st, means, seconds):
+        record = {"epoch": st["epoch"], "step": st["step"], "d_loss": means.get("d_loss", 0.0),
+                  "g_loss": means.get("g_loss", 0.0), "d_real": means.get("d_real", 0.0),
+                  "d_fake": means.get("d_fake", 0.0), "seconds": seconds}
+        if not all(math.isfinite(record[k]) for k in ("d_loss", "d_real", "d_fake")):
+            raise DivergedError(f"a GAN loss became NaN or inf in epoch {st['epoch']}; lower --lr-g/--lr-d, "
                                 "or try --loss wgan-gp or hinge")
-        record["seconds"] = round(time.perf_counter() - t0, 3)
-        history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if progress:
-            shown = "  ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "seconds")
-            tqdm.write(f"epoch {epoch}/{tc.epochs}  {shown}  ({record['seconds']:.1f}s)")
+        G.train()
+        D.train()
+        return record, False
+
+    state = _fresh_state(done=0, n_d=0)
+    with interruptible(ctl):
+        history = _drive(gan, [opt_g, opt_d], len(x), tc, ctl, state, step, end_epoch, progress,
+                         noise=noise)
     G.eval()
     return history
