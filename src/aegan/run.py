@@ -44,6 +44,29 @@ class RunBase:
         """One record per epoch: from metrics.jsonl, or from training in this process."""
         return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else self.history
 
+    def to_model(self, x) -> torch.Tensor:
+        """Raw examples (a Dataset or an array) -> model-space tensor, after checking the shape."""
+        arr = x.x if isinstance(x, Dataset) else np.asarray(x)
+        if not isinstance(x, Dataset):
+            if arr.ndim == 1 and self.kind == "table":
+                arr = arr[None]
+            elif arr.ndim == len(self.shape) and self.kind == "image":
+                arr = arr[None]
+            elif arr.ndim == 3 and self.kind == "image" and self.shape[0] == 1 and arr.shape[1:] == self.shape[1:]:
+                pass
+            arr, _ = as_examples(arr, "input")
+        if tuple(arr.shape[1:]) != self.shape:
+            raise DataError(f"data of shape {tuple(arr.shape[1:])} per example does not fit this run, which was "
+                            f"trained on {self.kind} data of shape {self.shape}; use data like the training data "
+                            "(e.g. the same --image-size)")
+        check_finite(arr, "input")
+        return self.normalizer.transform(arr)
+
+    @torch.no_grad()
+    def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """fn over `t` in batches, without gradients; (N, ...) -> (N, ...)."""
+        return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
+
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write config.json and model.safetensors into a run folder."""
         path = checkpoint.prepare_run_dir(path, overwrite)
@@ -72,30 +95,6 @@ class Run(RunBase):
         m = self.config.model
         return (f"Run({m.family}/{m.arch}, code_dim={m.code_dim}, data={self.kind} {self.shape}, "
                 f"path={str(self.path) if self.path else None})")
-
-    # --- data in and out ---
-    def to_model(self, x) -> torch.Tensor:
-        """Raw examples (a Dataset or an array) -> model-space tensor, after checking the shape."""
-        arr = x.x if isinstance(x, Dataset) else np.asarray(x)
-        if not isinstance(x, Dataset):
-            if arr.ndim == 1 and self.kind == "table":
-                arr = arr[None]
-            elif arr.ndim == len(self.shape) and self.kind == "image":
-                arr = arr[None]
-            elif arr.ndim == 3 and self.kind == "image" and self.shape[0] == 1 and arr.shape[1:] == self.shape[1:]:
-                pass
-            arr, _ = as_examples(arr, "input")
-        if tuple(arr.shape[1:]) != self.shape:
-            raise DataError(f"data of shape {tuple(arr.shape[1:])} per example does not fit this run, which was "
-                            f"trained on {self.kind} data of shape {self.shape}; use data like the training data "
-                            "(e.g. the same --image-size)")
-        check_finite(arr, "input")
-        return self.normalizer.transform(arr)
-
-    @torch.no_grad()
-    def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-        """fn over `t` in batches, without gradients; (N, ...) -> (N, ...)."""
-        return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
 
     def encode(self, x) -> np.ndarray:
         """(N, code_dim) codes; for a VAE the posterior means."""
@@ -284,10 +283,12 @@ def read_run_config(path: Path) -> RunConfig:
 def load(path: str | Path):
     """A run folder written by `aegan train`: a Run (autoencoders: encode, decode, reconstruct,
     score) or a GANRun (sample, interpolate), rebuilt from config.json alone."""
+    from .classifier_run import ClassifierRun
     from .gan_run import GANRun
     path = Path(path)
     cfg = read_run_config(path)
-    loaders = {"autoencoder": lambda: Run.load(path), "gan": lambda: GANRun.load(path, cfg)}
+    loaders = {"autoencoder": lambda: Run.load(path), "gan": lambda: GANRun.load(path, cfg),
+               "classifier": lambda: ClassifierRun.load(path, cfg)}
     if cfg.task not in loaders:
         raise RunError(f"{path}/config.json: unknown task {cfg.task!r}; expected one of {', '.join(loaders)}")
     return loaders[cfg.task]()

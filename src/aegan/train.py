@@ -386,3 +386,50 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
                          noise=noise)
     G.eval()
     return history
+
+
+def train_classifier(model, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor | None,
+                     y_val: torch.Tensor | None, cfg, *, opt: torch.optim.Optimizer | None = None,
+                     on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
+                     control: Control | None = None) -> list[dict]:
+    """Adam on model.loss(x, y)["loss"] with the learning rate decaying linearly to 0."""
+    ctl = control or Control()
+    opt = opt if opt is not None else make_optimizer(model, cfg)
+    params = list(model.parameters())
+    total = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
+
+    def step(idx, st):
+        set_lr([opt], [cfg.lr], LR_SCHEDULES["linear"](st["batches"] / total) * st["lr_scale"])
+        out = model.loss(x[idx], y[idx])
+        check_finite(out["loss"], "training loss")
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        clip_and_check(params, ctl.grad_clip)
+        opt.step()
+        st["step"] += 1
+        return {k: (v.detach(), len(idx)) for k, v in out.items()}
+
+    @torch.no_grad()
+    def val_metrics() -> dict[str, float]:
+        model.eval()
+        sums = {"loss": 0.0, "error": 0.0}
+        for idx in batches(len(x_val), 512, None):
+            for k, v in model.loss(x_val[idx], y_val[idx]).items():
+                sums[k] += float(v) * len(idx)
+        model.train()
+        return {f"val_{k}": v / len(x_val) for k, v in sums.items()}
+
+    def end_epoch(st, means, seconds):
+        record = {"epoch": st["epoch"], "step": st["step"], **{f"train_{k}": v for k, v in means.items()}}
+        if x_val is not None and len(x_val):
+            record.update(val_metrics())
+        record["seconds"] = seconds
+        if on_epoch is not None:
+            on_epoch(record)
+        return record, False
+
+    state = _fresh_state()
+    with interruptible(ctl):
+        history = _drive(model, [opt], len(x), cfg, ctl, state, step, end_epoch, progress)
+    model.eval()
+    return history
