@@ -23,8 +23,12 @@ EVENTS = "events.jsonl"  # NaN recoveries and other things that happened while t
 CHECKPOINTS = "checkpoints"  # RUN/checkpoints/step-000001234/{model.safetensors,state.pt}
 _CKPT = re.compile(r"^step-(\d{9})$")
 # Names aegan writes into a run folder; --overwrite replaces these and nothing else.
-OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png", "evaluation.json")
+OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png", "evaluation.json", "report.html")
 OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*")
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -35,6 +39,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".aegan-tmp-", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files should read like any other file
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())

@@ -99,7 +99,10 @@ def _trained(run, ds) -> int:
     print(f"trained {model.family}/{model.arch} on {ds.name} ({run.config.data_info['num_examples']} examples, "
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
-    print(f"next: aegan info {run.path} | aegan reconstruct {run.path} --data {dc.data} --out recon.png")
+    print("next:")
+    print(f"  aegan report {run.path}        # curves, reconstructions, latent map in one HTML page")
+    print(f"  aegan evaluate {run.path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)")
+    print(f"  aegan reconstruct {run.path} --data {dc.data} --out recon.png")
     return 0
 
 
@@ -152,7 +155,12 @@ def _trained_gan(run, ds) -> int:
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
     ext = "png" if run.kind == "image" else "npy"
-    print(f"next: aegan sample {run.path} -n 64 --out samples.{ext} | aegan interpolate {run.path} --out strip.{ext}")
+    print("next:")
+    print(f"  aegan report {run.path}        # curves, samples over the epochs, interpolation in one HTML page")
+    print(f"  aegan sample {run.path} -n 64 --out samples.{ext}")
+    if run.kind == "image" or run.mode_stats() is not None:
+        print(f"  aegan evaluate {run.path}      # " + ("FCD, KID, precision/recall beside the real-vs-real floor"
+                                                  if run.kind == "image" else "modes captured, % high quality"))
     return 0
 
 
@@ -176,6 +184,15 @@ def cmd_evaluate(args) -> int:
     if args.run and not args.samples:
         from . import checkpoint
         checkpoint.write_text(Path(args.run) / "evaluation.json", json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+    out = check_output_file(args.out or (Path(args.runs[0]) / "report.html"), args.overwrite or not args.out,
+                            (".html",))
+    build_report(args.runs, out)
+    print(f"wrote {out}: open it in a browser")
     return 0
 
 
@@ -338,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
             add_flags(p, TrainConfig)
             p.set_defaults(fn=cmd_train)
         _common(p)
+
+    p = sub.add_parser("report", help="one self-contained HTML page per run (several runs: side by side)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
+    p.add_argument("--out", help="report.html (default: RUN/report.html, replaced each time)")
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+    p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("evaluate", help="the metrics that fit a run, each beside its real-vs-real floor")
     p.add_argument("run", nargs="?", help="run folder (autoencoder or GAN)")

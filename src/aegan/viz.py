@@ -60,7 +60,15 @@ def curve_panels(records: list[dict]) -> list[tuple[str, list[str]]]:
 
 
 def loss_curves(records: list[dict], path, title: str = "") -> None:
-    """Plot each panel of curve_panels against the epoch, log scale where all values are positive."""
+    """Write curves_figure(records) as a PNG."""
+    import matplotlib.pyplot as plt
+    fig = curves_figure(records, title)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+
+
+def curves_figure(records: list[dict], title: str = ""):
+    """Each panel of curve_panels against the epoch, log scale where all values are positive."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -81,8 +89,7 @@ def loss_curves(records: list[dict], path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
+    return fig
 
 
 def toy_scatter(samples: np.ndarray, centers: np.ndarray | None, path, title: str = "") -> None:
