@@ -80,3 +80,29 @@ def test_report_in_headless_chromium(cli, digits_run, tmp_path):
     subprocess.run(flags + ["--window-size=1200,2400", f"--screenshot={shot}", (run / "report.html").as_uri()],
                    capture_output=True, timeout=120)
     assert shot.is_file() and Image.open(shot).size == (1200, 2400)
+
+
+def test_tensorboard_logs_scalars_and_pictures(cli, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = tmp_path / "run"
+    r = cli("train", "ae", "--data", "digits", "--arch", "conv", "--epochs", "2", "--tensorboard", "--out", out,
+            "--quiet")
+    assert r.code == 0, r.err
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train_loss")] == [1, 2]
+    assert "reconstructions" in acc.Tags()["images"]
+
+
+def test_tensorboard_missing_is_one_line_and_leaves_no_folder(cli, tmp_path, monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_tensorboard(name, *a, **k):
+        if name == "tensorboard":
+            raise ImportError(name)
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    r = cli("train", "ae", "--data", "digits", "--epochs", "1", "--tensorboard", "--out", tmp_path / "r")
+    assert r.code == 2 and "pip install 'aegan[tensorboard]'" in r.err and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -68,8 +68,9 @@ def prepare_run_dir(path: str | os.PathLike, overwrite: bool) -> Path:
         for p in list(path.iterdir()):
             if p.is_file() and (p.name in OWN_FILES or any(p.match(pat) for pat in OWN_PATTERNS)):
                 p.unlink()
-        if (path / CHECKPOINTS).is_dir():
-            shutil.rmtree(path / CHECKPOINTS)
+        for own in (CHECKPOINTS, "tb"):  # checkpoints and TensorBoard logs: aegan's own folders
+            if (path / own).is_dir():
+                shutil.rmtree(path / own)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -89,7 +89,7 @@ def fit_classifier(ds: Dataset, config: RunConfig, out: str | Path | None = None
                                  aegan_version=__version__)
     run = ClassifierRun(config, net, normalizer, None)
     opt = make_optimizer(net, tc)
-    run.path, ctl, history = open_training(out, overwrite, resume, config, net, progress)
+    run.path, ctl, history, tb = open_training(out, overwrite, resume, config, net, progress)
 
     def on_epoch(record: dict) -> None:
         history.append(record)
@@ -97,12 +97,15 @@ def fit_classifier(ds: Dataset, config: RunConfig, out: str | Path | None = None
             checkpoint.append_jsonl(run.path / checkpoint.METRICS, record)
             checkpoint.save_weights(run.path / checkpoint.WEIGHTS, net)
             loss_curves(history, run.path / "loss.png", title="classifier")
+            tb.epoch(record)
 
     try:
         train_classifier(net, x[tr], y[tr], x[val] if n_val else None, y[val] if n_val else None, tc, opt=opt,
                          on_epoch=on_epoch, progress=progress, control=ctl)
     except Interrupted as e:
         raise resume_hint(e, run.path) from None
+    finally:
+        tb.close()
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, net)

@@ -115,6 +115,7 @@ class TrainConfig:
                              "checkpoint) or recover (reload the last good state, halve the learning rate, go on)",
                      choices=("stop", "recover"))
     grad_clip: typing.Optional[float] = _f(None, "clip the gradient norm of each step to this value")
+    tensorboard: bool = _f(False, "also log scalars and pictures to RUN/tb/ (pip install 'aegan[tensorboard]')")
 
 
 PRESETS = {

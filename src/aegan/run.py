@@ -17,6 +17,7 @@ from .data.arrays import as_examples, check_finite
 from .errors import DataError, RunError, UsageError
 from .models import MODELS, build_model
 from .train import Control, Interrupted, evaluate, make_optimizer, train_autoencoder
+from .tb_log import TensorBoardLog
 from .viz import loss_curves, reconstruction_grid, save_png
 
 GRID_EXAMPLES = 16
@@ -186,15 +187,19 @@ def subsample(ds: Dataset, tc) -> Dataset:
 
 
 def open_training(out: str | Path | None, overwrite: bool, resume: bool, config: RunConfig,
-                  module: torch.nn.Module, progress: bool = True) -> tuple[Path | None, Control, list[dict]]:
+                  module: torch.nn.Module, progress: bool = True
+                  ) -> tuple[Path | None, Control, list[dict], TensorBoardLog]:
     """The folder and checkpoint control of a training run: a fresh folder (config.json
     written), or with `resume` the existing one, its newest checkpoint loaded into `module`
-    and its metrics log cut back to that checkpoint. Returns (folder, control, history so far)."""
+    and its metrics log cut back to that checkpoint. Returns (folder, control, history so far,
+    the TensorBoard log, which writes nothing without --tensorboard)."""
     tc = config.train
+    if tc.tensorboard:
+        TensorBoardLog.require(out)
     ctl = Control(every_epochs=tc.checkpoint_every, every_steps=tc.checkpoint_steps, on_nan=tc.on_nan,
                   grad_clip=tc.grad_clip)
     if out is None:
-        return None, ctl, []
+        return None, ctl, [], TensorBoardLog()
     history: list[dict] = []
     if resume:
         path = Path(out)
@@ -214,7 +219,7 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
     ctl.save = lambda state: checkpoint.save_checkpoint(path, state["loop"]["batches"], module, state,
                                                         tc.keep_checkpoints)
     ctl.log = lambda event: checkpoint.append_jsonl(path / checkpoint.EVENTS, event)
-    return path, ctl, history
+    return path, ctl, history, TensorBoardLog.open(path, tc.tensorboard)
 
 
 def resume_hint(e: Interrupted, path: Path | None) -> Interrupted:
@@ -241,7 +246,7 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     opt = make_optimizer(model, tc)
 
     on_epoch = None
-    path, ctl, history = open_training(out, overwrite, resume, config, model, progress)
+    path, ctl, history, tb = open_training(out, overwrite, resume, config, model, progress)
     if path is not None:
         run.path = path
         show = (x_val if x_val is not None else x_train)[:GRID_EXAMPLES]
@@ -250,19 +255,24 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
             history.append(record)
             checkpoint.append_jsonl(path / checkpoint.METRICS, record)
             checkpoint.save_weights(path / checkpoint.WEIGHTS, model)
+            pictures = {}
             if ds.kind == "image":
                 model.eval()
                 grid = run.reconstruction_grid(show)
                 model.train()
                 save_png(path / f"recon_epoch{record['epoch']:03d}.png", grid)
                 save_png(path / "recon.png", grid)
+                pictures["reconstructions"] = grid
             loss_curves(history, path / "loss.png", title=f"{config.model.family}/{config.model.arch}")
+            tb.epoch(record, pictures)
 
     try:
         run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress,
                                         control=ctl)
     except Interrupted as e:
         raise resume_hint(e, path) from None
+    finally:
+        tb.close()
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {
