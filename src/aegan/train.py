@@ -97,7 +97,7 @@ class Control:
     on_nan: str = "stop"  # or "recover": reload the last good state, halve the learning rate
     grad_clip: float | None = None
     stop_signal: int | None = None  # set by the signal handler
-    log: Callable[[dict], None] | None = None  # events (recoveries) for the metrics log
+    log: Callable[[dict], None] | None = None  # events (NaN recoveries) for RUN/events.jsonl
 
 
 @contextmanager
@@ -155,14 +155,21 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
         return {"loop": copy.deepcopy(state), "optimizers": [copy.deepcopy(o.state_dict()) for o in opts],
                 "rng": {"gen_epoch": gen_epoch, "gen": gen.get_state(), "torch": torch.get_rng_state()}}
 
-    def save(gen_epoch) -> dict:
+    recover = ctl.on_nan == "recover"
+
+    def save(gen_epoch) -> dict | None:
+        """Write a checkpoint (with a run folder) and return the state for --on-nan recover."""
+        if ctl.save is None and not recover:
+            return None
         snap = snapshot(gen_epoch)
         if ctl.save is not None:
             ctl.save(snap)
+        if not recover:
+            return None
         snap["model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return snap
 
-    good = None  # the last good state, for --on-nan recover
+    good = None  # the last good state in memory (only kept for --on-nan recover)
     while state["epoch"] <= tc.epochs:
         epoch = state["epoch"]
         model.train()
@@ -173,7 +180,7 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
             if state["batch"] > 0:
                 gen.set_state(resume["rng"]["gen"])  # the noise stream as it was mid-epoch
             resume = None
-        if good is None:
+        if good is None and recover:
             good = snapshot(gen_epoch) | {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         bar = tqdm(range(state["batch"], len(order)), desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if progress else True, leave=False, unit="batch",
