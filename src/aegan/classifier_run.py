@@ -14,8 +14,8 @@ from .config import RunConfig, validate
 from .data import Dataset, Normalizer
 from .errors import DataError, RunError
 from .models.classifier import Classifier
-from .run import RunBase, data_info, open_training, read_run_config, resume_hint, subsample
-from .train import Interrupted, make_optimizer, train_classifier
+from .run import RunBase, data_info, finishing, open_training, read_run_config, subsample
+from .train import make_optimizer, train_classifier
 from .viz import loss_curves
 
 # feature networks that ship inside the package: feature_nets/<dataset name>/{config.json,
@@ -99,13 +99,9 @@ def fit_classifier(ds: Dataset, config: RunConfig, out: str | Path | None = None
             loss_curves(history, run.path / "loss.png", title="classifier")
             tb.epoch(record)
 
-    try:
+    with finishing(run.path, tb):
         train_classifier(net, x[tr], y[tr], x[val] if n_val else None, y[val] if n_val else None, tc, opt=opt,
                          on_epoch=on_epoch, progress=progress, control=ctl)
-    except Interrupted as e:
-        raise resume_hint(e, run.path) from None
-    finally:
-        tb.close()
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, net)

@@ -15,8 +15,8 @@ from .data import Dataset, Normalizer
 from .errors import RunError, UsageError
 from .metrics import mode_stats
 from .models.gan import build_gan, resolve
-from .train import Interrupted, make_gan_optimizers, train_gan
-from .run import RunBase, data_info, open_training, resume_hint, subsample
+from .train import make_gan_optimizers, train_gan
+from .run import RunBase, data_info, finishing, open_training, subsample
 from .viz import grid_image, loss_curves, save_png, toy_scatter
 
 MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
@@ -157,12 +157,8 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
         loss_curves(history, path / "loss.png", title=f"gan {cfg.loss}/{cfg.arch}")
         tb.epoch(record, pictures)
 
-    try:
+    with finishing(run.path, tb):
         train_gan(gan, x, y, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl)
-    except Interrupted as e:
-        raise resume_hint(e, run.path) from None
-    finally:
-        tb.close()
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, gan)

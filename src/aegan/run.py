@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -222,10 +223,18 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
     return path, ctl, history, TensorBoardLog.open(path, tc.tensorboard)
 
 
-def resume_hint(e: Interrupted, path: Path | None) -> Interrupted:
-    if path is None:
-        return e
-    return Interrupted(f"{e}; continue with: aegan train --resume {path}", e.exit_code)
+@contextmanager
+def finishing(path: Path | None, tb: TensorBoardLog):
+    """Around a training call: an interrupt's message says how to resume; the TensorBoard log
+    is closed whatever happens."""
+    try:
+        yield
+    except Interrupted as e:
+        if path is None:
+            raise
+        raise Interrupted(f"{e}; continue with: aegan train --resume {path}", e.exit_code) from None
+    finally:
+        tb.close()
 
 
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
@@ -266,13 +275,9 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
             loss_curves(history, path / "loss.png", title=f"{config.model.family}/{config.model.arch}")
             tb.epoch(record, pictures)
 
-    try:
+    with finishing(path, tb):
         run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress,
                                         control=ctl)
-    except Interrupted as e:
-        raise resume_hint(e, path) from None
-    finally:
-        tb.close()
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {

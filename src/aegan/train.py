@@ -132,6 +132,17 @@ def check_finite(loss: torch.Tensor, what: str) -> None:
         raise NonFinite(what)
 
 
+def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list, grad_clip: float | None,
+            what: str = "training loss") -> None:
+    """One optimiser step on `loss`, refused (NonFinite) before any weight changes when the loss
+    or the clipped gradient norm is NaN or inf."""
+    check_finite(loss, what)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_and_check(params, grad_clip)
+    opt.step()
+
+
 def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: dict,
            step: Callable[[torch.Tensor, dict], dict],
            end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
@@ -278,11 +289,7 @@ def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, 
     def step(idx, st):
         set_lr([opt], [cfg.lr], st["lr_scale"])
         out = model.loss(x_train[idx])
-        check_finite(out["loss"], "training loss")
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        clip_and_check(params, ctl.grad_clip)
-        opt.step()
+        descend(opt, out["loss"], params, ctl.grad_clip)
         st["step"] += 1
         return {k: (v.detach(), len(idx)) for k, v in out.items()}
 
@@ -349,11 +356,7 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         d_loss = spec.d(d_real, d_fake)
         if cfg.gp_weight:
             d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real, fake.detach(), gen)
-        check_finite(d_loss, "discriminator loss")
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        clip_and_check(d_params, ctl.grad_clip)
-        opt_d.step()
+        descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss")
         if cfg.clip:
             with torch.no_grad():
                 for p in d_params:
@@ -364,11 +367,7 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         if st["n_d"] % cfg.n_critic == 0:
             fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
             g_loss = spec.g(D(fake, labels))
-            check_finite(g_loss, "generator loss")
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            clip_and_check(g_params, ctl.grad_clip)
-            opt_g.step()
+            descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss")
             gan.update_ema()
             st["step"] += 1
             out["g_loss"] = (g_loss.detach(), 1)
@@ -408,11 +407,7 @@ def train_classifier(model, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tenso
     def step(idx, st):
         set_lr([opt], [cfg.lr], LR_SCHEDULES["linear"](st["batches"] / total) * st["lr_scale"])
         out = model.loss(x[idx], y[idx])
-        check_finite(out["loss"], "training loss")
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        clip_and_check(params, ctl.grad_clip)
-        opt.step()
+        descend(opt, out["loss"], params, ctl.grad_clip)
         st["step"] += 1
         return {k: (v.detach(), len(idx)) for k, v in out.items()}
 
