@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.aegan-installed
 
-.PHONY: demo test bench bench-quick data browser clean
+.PHONY: demo test bench bench-quick data browser readme-pictures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP) data
 
 test: $(STAMP) data browser
 	$(PY) -m pytest -q -rs
+
+# the README's pictures, from the latest `make demo`
+readme-pictures:
+	@sh scripts/readme-pictures.sh
 
 bench: $(STAMP) data
 	$(PY) benchmarks/run.py

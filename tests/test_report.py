@@ -29,6 +29,7 @@ def test_autoencoder_report_has_every_part(cli, digits_run, tmp_path):
     r = cli("report", run)
     assert r.code == 0, r.err
     page = (run / "report.html").read_text()
+    assert (run / "latent_map.png").is_file() and (run / "traversal.png").is_file()
     for part in ("Training curves", "Evaluation", "Reconstructions over the epochs", "Latent map",
                  "Decoded traversal", "Configuration", "linear_probe"):
         assert part in page, part

@@ -23,7 +23,8 @@ EVENTS = "events.jsonl"  # NaN recoveries and other things that happened while t
 CHECKPOINTS = "checkpoints"  # RUN/checkpoints/step-000001234/{model.safetensors,state.pt}
 _CKPT = re.compile(r"^step-(\d{9})$")
 # Names aegan writes into a run folder; --overwrite replaces these and nothing else.
-OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png", "evaluation.json", "report.html")
+OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png", "evaluation.json", "report.html",
+             "latent_map.png", "traversal.png", "interpolation.png")
 OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*")
 
 

@@ -20,8 +20,8 @@ MAP_POINTS = 2000  # test examples in the latent map
 EPOCH_PICTURES = 6  # reconstruction / sample grids shown over the epochs
 
 
-def _png(img) -> str:
-    """A PIL image or a matplotlib figure -> data URI."""
+def _png(img, keep: Path | None = None) -> str:
+    """A PIL image or a matplotlib figure -> data URI; with `keep`, also written there as a PNG."""
     buf = io.BytesIO()
     if hasattr(img, "savefig"):
         import matplotlib.pyplot as plt
@@ -29,6 +29,8 @@ def _png(img) -> str:
         plt.close(img)
     else:
         img.save(buf, format="PNG")
+    if keep is not None:
+        checkpoint.atomic_write(keep, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -116,7 +118,7 @@ def _latent_map(run, ds) -> str:
         ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.7)
     ax.set_title(f"{n} test examples: {how}", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, run.path / "latent_map.png")
 
 
 def _traversal(run, ds, steps: int = 8) -> str:
@@ -132,7 +134,7 @@ def _traversal(run, ds, steps: int = 8) -> str:
     t = np.linspace(-2, 2, steps)
     grid = np.array([mean + a * dirs[0] + b * dirs[1] for b in t for a in t], dtype=np.float32)
     x = run.decode(grid)
-    return _png(grid_image(run.normalizer.to_unit_pixels(x), nrow=steps))
+    return _png(grid_image(run.normalizer.to_unit_pixels(x), nrow=steps), run.path / "traversal.png")
 
 
 def _evaluation(path: Path) -> dict | None:
@@ -183,7 +185,7 @@ def run_section(run) -> str:
             parts += ["<h3>Samples</h3>", _img(_png(run.sample_grid()), title)]
             strip = run.interpolate(steps=10, rows=4)
             parts += ["<h3>Latent interpolation</h3>",
-                      _img(_png(grid_image(run.normalizer.to_unit_pixels(strip), nrow=10)),
+                      _img(_png(grid_image(run.normalizer.to_unit_pixels(strip), nrow=10), path / "interpolation.png"),
                            "straight lines between noise vectors")]
         elif (path / "samples.png").is_file():
             parts += ["<h3>Samples over the modes</h3>", _img(_file_png(path / "samples.png"), "samples.png")]
