@@ -91,3 +91,17 @@ def test_evaluate_and_classifier_errors(cli, features, tmp_path):
     np.save(tmp_path / "t.npy", np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32))
     _one_line_error(cli("train", "classifier", "--data", tmp_path / "t.npy", "--out", tmp_path / "c"), 1,
                     "labelled images")
+
+
+def test_the_shipped_fashion_mnist_feature_network():
+    import json as _json
+    from aegan.classifier_run import SHIPPED, shipped
+    try:
+        test = load_dataset("fashion-mnist", "test")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"Fashion-MNIST is not installed ({e})")
+    run = shipped("fashion-mnist")
+    info = _json.loads((SHIPPED / "fashion-mnist" / "info.json").read_text())
+    acc = run.accuracy(test, test.y)
+    assert acc >= 0.92 and acc == pytest.approx(info["test_accuracy"], abs=1e-4)
+    assert shipped("digits") is None
