@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.aegan-installed
 
-.PHONY: demo test bench bench-quick data clean
+.PHONY: demo test bench bench-quick data browser readme-pictures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,19 @@ $(STAMP): pyproject.toml
 data:
 	@sh scripts/get-data.sh
 
+# Chromium for the report's browser test, the same way.
+browser:
+	@sh scripts/get-browser.sh
+
 demo: $(STAMP) data
 	@sh scripts/demo.sh
 
-test: $(STAMP) data
-	$(PY) -m pytest -q
+test: $(STAMP) data browser
+	$(PY) -m pytest -q -rs
+
+# the README's pictures, from the latest `make demo`
+readme-pictures:
+	@sh scripts/readme-pictures.sh
 
 bench: $(STAMP) data
 	$(PY) benchmarks/run.py

@@ -35,4 +35,15 @@ $AEGAN decode $OUT/vae-2d --codes $OUT/grid-codes.npy --out $OUT/vae-2d-code-spa
 $AEGAN sample $OUT/dcgan -n 64 --out $OUT/dcgan-samples.png --overwrite
 $AEGAN interpolate $OUT/dcgan --steps 8 --out $OUT/dcgan-interpolation.png --overwrite
 $AEGAN info $OUT/conv-ae
-echo "== done: open $OUT/conv-reconstructions.png, $OUT/classic-reconstructions.png, $OUT/vae-2d-code-space.png, $OUT/gan-ring/samples.png, $OUT/dcgan-samples.png and each run's loss.png =="
+
+echo "-- measured: the conv autoencoder (test MSE, PSNR, probes) and the DCGAN (FCD, KID, precision/recall)"
+$AEGAN evaluate $OUT/conv-ae --n 2000
+if [ "$DATA" = fashion-mnist ]; then
+    $AEGAN evaluate $OUT/dcgan --n 2000
+fi
+echo "-- run reports (self-contained HTML)"
+for run in classic conv-ae vae-2d gan-ring dcgan; do
+    $AEGAN report $OUT/$run
+done
+$AEGAN report $OUT/classic $OUT/conv-ae $OUT/vae-2d --out $OUT/autoencoders.html --overwrite
+echo "== done: open $OUT/conv-ae/report.html (and each run's report.html, $OUT/autoencoders.html side by side), or the PNGs: $OUT/conv-reconstructions.png, $OUT/vae-2d-code-space.png, $OUT/gan-ring/samples.png, $OUT/dcgan-samples.png =="

@@ -23,8 +23,13 @@ EVENTS = "events.jsonl"  # NaN recoveries and other things that happened while t
 CHECKPOINTS = "checkpoints"  # RUN/checkpoints/step-000001234/{model.safetensors,state.pt}
 _CKPT = re.compile(r"^step-(\d{9})$")
 # Names aegan writes into a run folder; --overwrite replaces these and nothing else.
-OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png")
+OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png", "evaluation.json", "report.html",
+             "latent_map.png", "traversal.png", "interpolation.png")
 OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*")
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -36,6 +41,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files should read like any other file
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -63,8 +69,9 @@ def prepare_run_dir(path: str | os.PathLike, overwrite: bool) -> Path:
         for p in list(path.iterdir()):
             if p.is_file() and (p.name in OWN_FILES or any(p.match(pat) for pat in OWN_PATTERNS)):
                 p.unlink()
-        if (path / CHECKPOINTS).is_dir():
-            shutil.rmtree(path / CHECKPOINTS)
+        for own in (CHECKPOINTS, "tb"):  # checkpoints and TensorBoard logs: aegan's own folders
+            if (path / own).is_dir():
+                shutil.rmtree(path / own)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

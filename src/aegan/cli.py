@@ -13,7 +13,7 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import atomic_write, check_output_file
-from .config import (GAN_PRESETS, PRESETS, DataConfig, GANConfig, ModelConfig, RunConfig, TrainConfig, add_flags,
+from .config import (GAN_PRESETS, PRESETS, ClassifierConfig, DataConfig, GANConfig, ModelConfig, RunConfig, TrainConfig, add_flags,
                      apply_preset, from_flags, validate)
 from .data import SPLITS, load_dataset
 from .errors import AeganError, UsageError
@@ -66,21 +66,49 @@ def cmd_train(args) -> int:
     return _trained(run, ds)
 
 
+def cmd_train_classifier(args) -> int:
+    from .classifier_run import fit_classifier
+    model = from_flags(args, ClassifierConfig)
+    train = from_flags(args, TrainConfig)
+    dc = from_flags(args, DataConfig)
+    validate(None, train)
+    _, ds = _load_data(args, dc, split_default="train")
+    cfg = RunConfig(task="classifier", data=dc, model=model, train=train, split=args.split or "train")
+    run = fit_classifier(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
+    return _trained(run, ds)
+
+
+def _trained_classifier(run, ds) -> int:
+    last = run.metrics()[-1]
+    shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
+    print(f"trained classifier on {ds.name} ({run.config.data_info['num_examples']} examples, "
+          f"{run.num_classes} classes): {shown}")
+    print(f"run folder: {run.path}")
+    print(f"next: aegan evaluate GAN_RUN --features {run.path}")
+    return 0
+
+
 def _trained(run, ds) -> int:
     if run.config.task == "gan":
         return _trained_gan(run, ds)
+    if run.config.task == "classifier":
+        return _trained_classifier(run, ds)
     model, dc = run.config.model, run.config.data
     last = run.metrics()[-1]
     shown = "  ".join(f"{k}={v:.4g}" for k, v in last.items() if k.endswith("loss") and isinstance(v, float))
     print(f"trained {model.family}/{model.arch} on {ds.name} ({run.config.data_info['num_examples']} examples, "
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
-    print(f"next: aegan info {run.path} | aegan reconstruct {run.path} --data {dc.data} --out recon.png")
+    print("next:")
+    print(f"  aegan report {run.path}        # curves, reconstructions, latent map in one HTML page")
+    print(f"  aegan evaluate {run.path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)")
+    print(f"  aegan reconstruct {run.path} --data {dc.data} --out recon.png")
     return 0
 
 
 def cmd_resume(args) -> int:
     """aegan train --resume RUN: the run's own config and data, from its newest checkpoint."""
+    from .classifier_run import fit_classifier
     from .gan_run import fit_gan
     from .run import fit, read_run_config
     if not args.resume:
@@ -90,7 +118,7 @@ def cmd_resume(args) -> int:
     dc = cfg.data
     ds = load_dataset(dc.data, cfg.split, data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels,
                       label_column=dc.label_column)
-    train = fit_gan if cfg.task == "gan" else fit
+    train = {"gan": fit_gan, "classifier": fit_classifier}.get(cfg.task, fit)
     run = train(ds, cfg, path, progress=not args.quiet, resume=True)
     return _trained(run, ds)
 
@@ -127,7 +155,44 @@ def _trained_gan(run, ds) -> int:
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
     ext = "png" if run.kind == "image" else "npy"
-    print(f"next: aegan sample {run.path} -n 64 --out samples.{ext} | aegan interpolate {run.path} --out strip.{ext}")
+    print("next:")
+    print(f"  aegan report {run.path}        # curves, samples over the epochs, interpolation in one HTML page")
+    print(f"  aegan sample {run.path} -n 64 --out samples.{ext}")
+    if run.kind == "image" or run.mode_stats() is not None:
+        print(f"  aegan evaluate {run.path}      # " + ("FCD, KID, precision/recall beside the real-vs-real floor"
+                                                  if run.kind == "image" else "modes captured, % high quality"))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_run, evaluate_sample_file, format_table
+    from .run import load
+    if args.n < 2:
+        raise UsageError(f"--n {args.n} must be at least 2 (10000 is the usual size)")
+    if args.samples:
+        if args.run or not args.data:
+            raise UsageError("--samples FILE.npy needs --data NAME (the dataset to compare with) and no RUN")
+        result = evaluate_sample_file(args.samples, args.data, args.n, args.features, args.seed, args.data_dir)
+    elif args.run:
+        result = evaluate_run(load(args.run), args.n, args.features, args.seed)
+    else:
+        raise UsageError("give a RUN folder, or --samples FILE.npy --data NAME")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+    if args.run and not args.samples:
+        from . import checkpoint
+        checkpoint.write_text(Path(args.run) / "evaluation.json", json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+    out = check_output_file(args.out or (Path(args.runs[0]) / "report.html"), args.overwrite or not args.out,
+                            (".html",))
+    build_report(args.runs, out)
+    print(f"wrote {out}: open it in a browser")
     return 0
 
 
@@ -261,6 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(train)
     train.set_defaults(fn=cmd_resume)
     fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
+    p = fam.add_parser("classifier", help="the CNN whose features the sample metrics use (labelled images)")
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    _data_flags(p)
+    add_flags(p, ClassifierConfig)
+    add_flags(p, TrainConfig, skip=("patience",))
+    p.set_defaults(fn=cmd_train_classifier)
+    _common(p)
     for name, cls in list(MODELS.items()) + [("gan", None)]:
         p = fam.add_parser(name, help=cls.description if cls else "generative adversarial network")
         p.add_argument("--out", required=True, help="run folder to create")
@@ -281,6 +355,26 @@ def build_parser() -> argparse.ArgumentParser:
             add_flags(p, TrainConfig)
             p.set_defaults(fn=cmd_train)
         _common(p)
+
+    p = sub.add_parser("report", help="one self-contained HTML page per run (several runs: side by side)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
+    p.add_argument("--out", help="report.html (default: RUN/report.html, replaced each time)")
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("evaluate", help="the metrics that fit a run, each beside its real-vs-real floor")
+    p.add_argument("run", nargs="?", help="run folder (autoencoder or GAN)")
+    p.add_argument("--n", type=int, default=10000, help="samples / test examples to use (default 10000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
+    p.add_argument("--features", help="classifier run folder for the sample metrics (default: the one shipped "
+                                      "for the run's dataset)")
+    p.add_argument("--samples", help="score this .npy of images (pixels in [0, 1] or uint8) instead of a run")
+    p.add_argument("--data", help="with --samples: the dataset to compare with (its test split)")
+    p.add_argument("--data-dir", help="folder holding the dataset's IDX files")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
+    p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser("sample", help="samples from a GAN run (grid.png or samples.npy)")
     p.add_argument("run", help="GAN run folder")

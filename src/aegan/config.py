@@ -90,6 +90,15 @@ class GANConfig:
 
 
 @dataclass
+class ClassifierConfig:
+    """The feature network of the sample metrics (see models/classifier.py)."""
+
+    conv_channels: tuple[int, ...] = _f((32, 64, 128), "conv channels per stage (the first at full resolution, "
+                                                  "then stride 2)")
+    feature_dim: int = _f(128, "size of the penultimate feature layer the metrics use")
+
+
+@dataclass
 class TrainConfig:
     epochs: int = _f(10, "passes over the training data")
     batch_size: int = _f(128, "examples per step")
@@ -106,6 +115,7 @@ class TrainConfig:
                              "checkpoint) or recover (reload the last good state, halve the learning rate, go on)",
                      choices=("stop", "recover"))
     grad_clip: typing.Optional[float] = _f(None, "clip the gradient norm of each step to this value")
+    tensorboard: bool = _f(False, "also log scalars and pictures to RUN/tb/ (pip install 'aegan[tensorboard]')")
 
 
 PRESETS = {
@@ -147,7 +157,7 @@ class RunConfig:
             raise RunError(f"{source}: format_version {version!r} is newer than this aegan understands "
                            f"({FORMAT_VERSION}); upgrade aegan")
         kw = {}
-        model_cls = GANConfig if d.get("task") == "gan" else ModelConfig
+        model_cls = TASK_MODEL_CONFIGS.get(d.get("task"), ModelConfig)
         for f in fields(cls):
             if f.name not in d:
                 continue
@@ -155,6 +165,9 @@ class RunConfig:
             sub = {"data": DataConfig, "model": model_cls, "train": TrainConfig}.get(f.name)
             kw[f.name] = _from_dict(sub, v, f"{source}: {f.name}") if sub else v
         return cls(**kw)
+
+
+TASK_MODEL_CONFIGS = {"autoencoder": ModelConfig, "gan": GANConfig, "classifier": ClassifierConfig}
 
 
 def _from_dict(cls, d: dict, where: str):

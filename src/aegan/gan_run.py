@@ -15,8 +15,8 @@ from .data import Dataset, Normalizer
 from .errors import RunError, UsageError
 from .metrics import mode_stats
 from .models.gan import build_gan, resolve
-from .train import Interrupted, make_gan_optimizers, train_gan
-from .run import RunBase, data_info, open_training, resume_hint, subsample
+from .train import make_gan_optimizers, train_gan
+from .run import RunBase, data_info, finishing, open_training, subsample
 from .viz import grid_image, loss_curves, save_png, toy_scatter
 
 MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
@@ -128,7 +128,7 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
     config = dataclasses.replace(config, task="gan", model=cfg, data_info=info, aegan_version=__version__)
     run = GANRun(config, gan, normalizer, None)
     opts = make_gan_optimizers(gan, cfg)
-    run.path, ctl, history = open_training(out, overwrite, resume, config, gan, progress)
+    run.path, ctl, history, tb = open_training(out, overwrite, resume, config, gan, progress)
 
     def on_epoch(record: dict) -> None:
         stats = run.mode_stats()
@@ -141,10 +141,12 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
         checkpoint.append_jsonl(path / checkpoint.METRICS, record)
         checkpoint.save_weights(path / checkpoint.WEIGHTS, gan)
         name = f"samples_epoch{record['epoch']:03d}.png"
+        pictures = {}
         if ds.kind == "image":
             grid = run.sample_grid()
             save_png(path / name, grid)
             save_png(path / "samples.png", grid)
+            pictures["samples"] = grid
         elif "modes" in info or ds.shape == (2,):
             pts = run.sample(MODE_SAMPLES)
             centers = np.asarray(info["modes"]) if "modes" in info else None
@@ -153,11 +155,10 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
             toy_scatter(pts, centers, path / name, title)
             toy_scatter(pts, centers, path / "samples.png", title)
         loss_curves(history, path / "loss.png", title=f"gan {cfg.loss}/{cfg.arch}")
+        tb.epoch(record, pictures)
 
-    try:
+    with finishing(run.path, tb):
         train_gan(gan, x, y, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl)
-    except Interrupted as e:
-        raise resume_hint(e, run.path) from None
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, gan)

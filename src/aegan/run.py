@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from .data.arrays import as_examples, check_finite
 from .errors import DataError, RunError, UsageError
 from .models import MODELS, build_model
 from .train import Control, Interrupted, evaluate, make_optimizer, train_autoencoder
+from .tb_log import TensorBoardLog
 from .viz import loss_curves, reconstruction_grid, save_png
 
 GRID_EXAMPLES = 16
@@ -43,6 +45,29 @@ class RunBase:
     def metrics(self) -> list[dict]:
         """One record per epoch: from metrics.jsonl, or from training in this process."""
         return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else self.history
+
+    def to_model(self, x) -> torch.Tensor:
+        """Raw examples (a Dataset or an array) -> model-space tensor, after checking the shape."""
+        arr = x.x if isinstance(x, Dataset) else np.asarray(x)
+        if not isinstance(x, Dataset):
+            if arr.ndim == 1 and self.kind == "table":
+                arr = arr[None]
+            elif arr.ndim == len(self.shape) and self.kind == "image":
+                arr = arr[None]
+            elif arr.ndim == 3 and self.kind == "image" and self.shape[0] == 1 and arr.shape[1:] == self.shape[1:]:
+                pass
+            arr, _ = as_examples(arr, "input")
+        if tuple(arr.shape[1:]) != self.shape:
+            raise DataError(f"data of shape {tuple(arr.shape[1:])} per example does not fit this run, which was "
+                            f"trained on {self.kind} data of shape {self.shape}; use data like the training data "
+                            "(e.g. the same --image-size)")
+        check_finite(arr, "input")
+        return self.normalizer.transform(arr)
+
+    @torch.no_grad()
+    def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """fn over `t` in batches, without gradients; (N, ...) -> (N, ...)."""
+        return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write config.json and model.safetensors into a run folder."""
@@ -72,30 +97,6 @@ class Run(RunBase):
         m = self.config.model
         return (f"Run({m.family}/{m.arch}, code_dim={m.code_dim}, data={self.kind} {self.shape}, "
                 f"path={str(self.path) if self.path else None})")
-
-    # --- data in and out ---
-    def to_model(self, x) -> torch.Tensor:
-        """Raw examples (a Dataset or an array) -> model-space tensor, after checking the shape."""
-        arr = x.x if isinstance(x, Dataset) else np.asarray(x)
-        if not isinstance(x, Dataset):
-            if arr.ndim == 1 and self.kind == "table":
-                arr = arr[None]
-            elif arr.ndim == len(self.shape) and self.kind == "image":
-                arr = arr[None]
-            elif arr.ndim == 3 and self.kind == "image" and self.shape[0] == 1 and arr.shape[1:] == self.shape[1:]:
-                pass
-            arr, _ = as_examples(arr, "input")
-        if tuple(arr.shape[1:]) != self.shape:
-            raise DataError(f"data of shape {tuple(arr.shape[1:])} per example does not fit this run, which was "
-                            f"trained on {self.kind} data of shape {self.shape}; use data like the training data "
-                            "(e.g. the same --image-size)")
-        check_finite(arr, "input")
-        return self.normalizer.transform(arr)
-
-    @torch.no_grad()
-    def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-        """fn over `t` in batches, without gradients; (N, ...) -> (N, ...)."""
-        return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
 
     def encode(self, x) -> np.ndarray:
         """(N, code_dim) codes; for a VAE the posterior means."""
@@ -187,15 +188,19 @@ def subsample(ds: Dataset, tc) -> Dataset:
 
 
 def open_training(out: str | Path | None, overwrite: bool, resume: bool, config: RunConfig,
-                  module: torch.nn.Module, progress: bool = True) -> tuple[Path | None, Control, list[dict]]:
+                  module: torch.nn.Module, progress: bool = True
+                  ) -> tuple[Path | None, Control, list[dict], TensorBoardLog]:
     """The folder and checkpoint control of a training run: a fresh folder (config.json
     written), or with `resume` the existing one, its newest checkpoint loaded into `module`
-    and its metrics log cut back to that checkpoint. Returns (folder, control, history so far)."""
+    and its metrics log cut back to that checkpoint. Returns (folder, control, history so far,
+    the TensorBoard log, which writes nothing without --tensorboard)."""
     tc = config.train
+    if tc.tensorboard:
+        TensorBoardLog.require(out)
     ctl = Control(every_epochs=tc.checkpoint_every, every_steps=tc.checkpoint_steps, on_nan=tc.on_nan,
                   grad_clip=tc.grad_clip)
     if out is None:
-        return None, ctl, []
+        return None, ctl, [], TensorBoardLog()
     history: list[dict] = []
     if resume:
         path = Path(out)
@@ -215,13 +220,21 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
     ctl.save = lambda state: checkpoint.save_checkpoint(path, state["loop"]["batches"], module, state,
                                                         tc.keep_checkpoints)
     ctl.log = lambda event: checkpoint.append_jsonl(path / checkpoint.EVENTS, event)
-    return path, ctl, history
+    return path, ctl, history, TensorBoardLog.open(path, tc.tensorboard)
 
 
-def resume_hint(e: Interrupted, path: Path | None) -> Interrupted:
-    if path is None:
-        return e
-    return Interrupted(f"{e}; continue with: aegan train --resume {path}", e.exit_code)
+@contextmanager
+def finishing(path: Path | None, tb: TensorBoardLog):
+    """Around a training call: an interrupt's message says how to resume; the TensorBoard log
+    is closed whatever happens."""
+    try:
+        yield
+    except Interrupted as e:
+        if path is None:
+            raise
+        raise Interrupted(f"{e}; continue with: aegan train --resume {path}", e.exit_code) from None
+    finally:
+        tb.close()
 
 
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
@@ -242,7 +255,7 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     opt = make_optimizer(model, tc)
 
     on_epoch = None
-    path, ctl, history = open_training(out, overwrite, resume, config, model, progress)
+    path, ctl, history, tb = open_training(out, overwrite, resume, config, model, progress)
     if path is not None:
         run.path = path
         show = (x_val if x_val is not None else x_train)[:GRID_EXAMPLES]
@@ -251,19 +264,20 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
             history.append(record)
             checkpoint.append_jsonl(path / checkpoint.METRICS, record)
             checkpoint.save_weights(path / checkpoint.WEIGHTS, model)
+            pictures = {}
             if ds.kind == "image":
                 model.eval()
                 grid = run.reconstruction_grid(show)
                 model.train()
                 save_png(path / f"recon_epoch{record['epoch']:03d}.png", grid)
                 save_png(path / "recon.png", grid)
+                pictures["reconstructions"] = grid
             loss_curves(history, path / "loss.png", title=f"{config.model.family}/{config.model.arch}")
+            tb.epoch(record, pictures)
 
-    try:
+    with finishing(path, tb):
         run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress,
                                         control=ctl)
-    except Interrupted as e:
-        raise resume_hint(e, path) from None
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {
@@ -284,10 +298,12 @@ def read_run_config(path: Path) -> RunConfig:
 def load(path: str | Path):
     """A run folder written by `aegan train`: a Run (autoencoders: encode, decode, reconstruct,
     score) or a GANRun (sample, interpolate), rebuilt from config.json alone."""
+    from .classifier_run import ClassifierRun
     from .gan_run import GANRun
     path = Path(path)
     cfg = read_run_config(path)
-    loaders = {"autoencoder": lambda: Run.load(path), "gan": lambda: GANRun.load(path, cfg)}
+    loaders = {"autoencoder": lambda: Run.load(path), "gan": lambda: GANRun.load(path, cfg),
+               "classifier": lambda: ClassifierRun.load(path, cfg)}
     if cfg.task not in loaders:
         raise RunError(f"{path}/config.json: unknown task {cfg.task!r}; expected one of {', '.join(loaders)}")
     return loaders[cfg.task]()

@@ -97,7 +97,7 @@ class Control:
     on_nan: str = "stop"  # or "recover": reload the last good state, halve the learning rate
     grad_clip: float | None = None
     stop_signal: int | None = None  # set by the signal handler
-    log: Callable[[dict], None] | None = None  # events (recoveries) for the metrics log
+    log: Callable[[dict], None] | None = None  # events (NaN recoveries) for RUN/events.jsonl
 
 
 @contextmanager
@@ -132,6 +132,17 @@ def check_finite(loss: torch.Tensor, what: str) -> None:
         raise NonFinite(what)
 
 
+def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list, grad_clip: float | None,
+            what: str = "training loss") -> None:
+    """One optimiser step on `loss`, refused (NonFinite) before any weight changes when the loss
+    or the clipped gradient norm is NaN or inf."""
+    check_finite(loss, what)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_and_check(params, grad_clip)
+    opt.step()
+
+
 def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: dict,
            step: Callable[[torch.Tensor, dict], dict],
            end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
@@ -155,14 +166,21 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
         return {"loop": copy.deepcopy(state), "optimizers": [copy.deepcopy(o.state_dict()) for o in opts],
                 "rng": {"gen_epoch": gen_epoch, "gen": gen.get_state(), "torch": torch.get_rng_state()}}
 
-    def save(gen_epoch) -> dict:
+    recover = ctl.on_nan == "recover"
+
+    def save(gen_epoch) -> dict | None:
+        """Write a checkpoint (with a run folder) and return the state for --on-nan recover."""
+        if ctl.save is None and not recover:
+            return None
         snap = snapshot(gen_epoch)
         if ctl.save is not None:
             ctl.save(snap)
+        if not recover:
+            return None
         snap["model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return snap
 
-    good = None  # the last good state, for --on-nan recover
+    good = None  # the last good state in memory (only kept for --on-nan recover)
     while state["epoch"] <= tc.epochs:
         epoch = state["epoch"]
         model.train()
@@ -173,7 +191,7 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
             if state["batch"] > 0:
                 gen.set_state(resume["rng"]["gen"])  # the noise stream as it was mid-epoch
             resume = None
-        if good is None:
+        if good is None and recover:
             good = snapshot(gen_epoch) | {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         bar = tqdm(range(state["batch"], len(order)), desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if progress else True, leave=False, unit="batch",
@@ -271,11 +289,7 @@ def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, 
     def step(idx, st):
         set_lr([opt], [cfg.lr], st["lr_scale"])
         out = model.loss(x_train[idx])
-        check_finite(out["loss"], "training loss")
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        clip_and_check(params, ctl.grad_clip)
-        opt.step()
+        descend(opt, out["loss"], params, ctl.grad_clip)
         st["step"] += 1
         return {k: (v.detach(), len(idx)) for k, v in out.items()}
 
@@ -342,11 +356,7 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         d_loss = spec.d(d_real, d_fake)
         if cfg.gp_weight:
             d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real, fake.detach(), gen)
-        check_finite(d_loss, "discriminator loss")
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        clip_and_check(d_params, ctl.grad_clip)
-        opt_d.step()
+        descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss")
         if cfg.clip:
             with torch.no_grad():
                 for p in d_params:
@@ -357,11 +367,7 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         if st["n_d"] % cfg.n_critic == 0:
             fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
             g_loss = spec.g(D(fake, labels))
-            check_finite(g_loss, "generator loss")
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            clip_and_check(g_params, ctl.grad_clip)
-            opt_g.step()
+            descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss")
             gan.update_ema()
             st["step"] += 1
             out["g_loss"] = (g_loss.detach(), 1)
@@ -385,4 +391,47 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         history = _drive(gan, [opt_g, opt_d], len(x), tc, ctl, state, step, end_epoch, progress,
                          noise=noise)
     G.eval()
+    return history
+
+
+def train_classifier(model, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor | None,
+                     y_val: torch.Tensor | None, cfg, *, opt: torch.optim.Optimizer | None = None,
+                     on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
+                     control: Control | None = None) -> list[dict]:
+    """Adam on model.loss(x, y)["loss"] with the learning rate decaying linearly to 0."""
+    ctl = control or Control()
+    opt = opt if opt is not None else make_optimizer(model, cfg)
+    params = list(model.parameters())
+    total = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
+
+    def step(idx, st):
+        set_lr([opt], [cfg.lr], LR_SCHEDULES["linear"](st["batches"] / total) * st["lr_scale"])
+        out = model.loss(x[idx], y[idx])
+        descend(opt, out["loss"], params, ctl.grad_clip)
+        st["step"] += 1
+        return {k: (v.detach(), len(idx)) for k, v in out.items()}
+
+    @torch.no_grad()
+    def val_metrics() -> dict[str, float]:
+        model.eval()
+        sums = {"loss": 0.0, "error": 0.0}
+        for idx in batches(len(x_val), 512, None):
+            for k, v in model.loss(x_val[idx], y_val[idx]).items():
+                sums[k] += float(v) * len(idx)
+        model.train()
+        return {f"val_{k}": v / len(x_val) for k, v in sums.items()}
+
+    def end_epoch(st, means, seconds):
+        record = {"epoch": st["epoch"], "step": st["step"], **{f"train_{k}": v for k, v in means.items()}}
+        if x_val is not None and len(x_val):
+            record.update(val_metrics())
+        record["seconds"] = seconds
+        if on_epoch is not None:
+            on_epoch(record)
+        return record, False
+
+    state = _fresh_state()
+    with interruptible(ctl):
+        history = _drive(model, [opt], len(x), cfg, ctl, state, step, end_epoch, progress)
+    model.eval()
     return history

@@ -43,21 +43,44 @@ def reconstruction_grid(inputs: torch.Tensor, recons: torch.Tensor, nrow: int = 
     return grid_image(torch.cat(pairs), nrow=min(nrow, n))
 
 
+CURVE_SKIP = ("epoch", "step", "seconds", "mode_num_modes")
+
+
+def curve_panels(records: list[dict]) -> list[tuple[str, list[str]]]:
+    """Which metrics.jsonl keys go in which panel: the losses (train_loss, val_loss, d_loss,
+    g_loss), the other per-epoch numbers (loss parts, D's outputs, errors), mode metrics."""
+    keys = [k for k in records[0] if k not in CURVE_SKIP and isinstance(records[0][k], (int, float))
+            and not isinstance(records[0][k], bool)]
+    losses = [k for k in keys if k.endswith("_loss")]
+    modes = [k for k in keys if k.startswith("mode_")]
+    rest = [k for k in keys if k not in losses and k not in modes]
+    panels = [("loss", losses), ("parts" if any(k.startswith(("train_", "val_")) for k in rest) else "D outputs", rest),
+              ("modes", modes)]
+    return [(name, group) for name, group in panels if group]
+
+
 def loss_curves(records: list[dict], path, title: str = "") -> None:
-    """Plot every train_*/val_* loss of metrics.jsonl against the epoch, log scale if positive."""
+    """Write curves_figure(records) as a PNG."""
+    import matplotlib.pyplot as plt
+    fig = curves_figure(records, title)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+
+
+def curves_figure(records: list[dict], title: str = ""):
+    """Each panel of curve_panels against the epoch, log scale where all values are positive."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in records[0] if k.startswith(("train_", "val_")) and isinstance(records[0][k], (int, float))]
-    main = [k for k in keys if k.endswith("_loss")]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    panels = curve_panels(records) or [("loss", [])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
     epochs = [r["epoch"] for r in records]
-    for ax, group, name in ((axes[0], main, "loss"), (axes[1], [k for k in keys if k not in main], "parts")):
+    for ax, (name, group) in zip(axes[0], panels):
         for k in group:
             ax.plot(epochs, [r.get(k, np.nan) for r in records], marker="o", ms=3, label=k)
         vals = [r.get(k) for r in records for k in group if r.get(k) is not None]
-        if vals and min(vals) > 0:
+        if vals and min(vals) > 0 and name != "modes":
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_title(name)
@@ -66,8 +89,7 @@ def loss_curves(records: list[dict], path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
+    return fig
 
 
 def toy_scatter(samples: np.ndarray, centers: np.ndarray | None, path, title: str = "") -> None:
