@@ -185,3 +185,19 @@ def test_grad_clip_bounds_the_gradient_norm():
     from aegan.train import NonFinite
     with pytest.raises(NonFinite):
         clip_and_check([p], 1.0)
+
+
+def test_fault_flags_through_the_cli_and_resuming_a_classifier(cli, tmp_path):
+    out = tmp_path / "clf"
+    r = cli("train", "classifier", "--data", "digits", "--epochs", "2", "--grad-clip", "1.0", "--on-nan", "recover",
+            "--checkpoint-steps", "4", "--keep-checkpoints", "3", "--out", out, "--quiet")
+    assert r.code == 0, r.err
+    cfg = __import__("json").loads((out / "config.json").read_text())["train"]
+    assert (cfg["grad_clip"], cfg["on_nan"], cfg["keep_checkpoints"]) == (1.0, "recover", 3)
+    assert len(checkpoint.checkpoints(out)) == 3
+    before = (out / "model.safetensors").read_bytes()
+    r = cli("train", "--resume", out, "--quiet")  # already finished: nothing left to train, same weights
+    assert r.code == 0 and "trained classifier" in r.out, r.err
+    assert (out / "model.safetensors").read_bytes() == before
+    r = cli("train", "ae", "--data", "digits", "--grad-clip", "0", "--out", tmp_path / "x")
+    assert r.code == 2 and "--grad-clip 0" in r.err

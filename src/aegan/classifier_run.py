@@ -14,7 +14,7 @@ from .config import RunConfig, validate
 from .data import Dataset, Normalizer
 from .errors import DataError, RunError
 from .models.classifier import Classifier
-from .run import RunBase, data_info, finishing, open_training, read_run_config, subsample
+from .run import RunBase, data_info, finishing, open_training, read_run_config, subsample, validation_split
 from .train import make_optimizer, train_classifier
 from .viz import loss_curves
 
@@ -82,9 +82,7 @@ def fit_classifier(ds: Dataset, config: RunConfig, out: str | Path | None = None
     normalizer = Normalizer.fit(ds.x, ds.kind, "unit")
     net = Classifier(config.model, ds.shape, ds.num_classes)
     x, y = normalizer.transform(ds.x), torch.from_numpy(ds.y).long()
-    n_val = int(round(len(x) * tc.val_split))
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(tc.seed))
-    val, tr = perm[:n_val], perm[n_val:]
+    val, tr = validation_split(len(x), tc)
     config = dataclasses.replace(config, task="classifier", data_info=data_info(ds, normalizer),
                                  aegan_version=__version__)
     run = ClassifierRun(config, net, normalizer, None)
@@ -100,7 +98,7 @@ def fit_classifier(ds: Dataset, config: RunConfig, out: str | Path | None = None
             tb.epoch(record)
 
     with finishing(run.path, tb):
-        train_classifier(net, x[tr], y[tr], x[val] if n_val else None, y[val] if n_val else None, tc, opt=opt,
+        train_classifier(net, x[tr], y[tr], x[val] if len(val) else None, y[val] if len(val) else None, tc, opt=opt,
                          on_epoch=on_epoch, progress=progress, control=ctl)
     run.history = history
     if run.path is not None:

@@ -128,17 +128,17 @@ def evaluate_autoencoder(run, n: int, seed: int = 0) -> dict:
         test = test.subset(np.sort(rng.choice(len(test), n, replace=False)))
     if len(train) > n:
         train = train.subset(np.sort(rng.choice(len(train), n, replace=False)))
-    x = run.to_model(test)
-    rec = run.normalizer.to_pixels(torch.from_numpy(run.reconstruct(test))) if run.kind == "image" else None
+    x, x_tr = run.to_model(test), run.to_model(train)  # model space, mapped once
+    rec = run._map(run.model.reconstruct, x)
     if run.kind == "image":
-        truth = run.normalizer.to_pixels(x)
+        truth, rec = run.normalizer.to_pixels(x), run.normalizer.to_pixels(rec)
         out = {"mse": {"value": metrics.mse(truth, rec), "units": "pixels in [0, 1]"},
                "psnr": {"value": metrics.psnr(truth, rec), "units": "dB"}}
     else:
-        out = {"mse": {"value": metrics.mse(x, run.to_model(run.reconstruct(test))), "units": "standardised"}}
+        out = {"mse": {"value": metrics.mse(x, rec), "units": "standardised"}}
     if train.y is not None and test.y is not None:
-        c_tr, c_te = run.encode(train), run.encode(test)
-        raw_tr, raw_te = run.to_model(train).flatten(1).numpy(), x.flatten(1).numpy()
+        c_tr, c_te = (run._map(run.model.encode, t).numpy() for t in (x_tr, x))
+        raw_tr, raw_te = x_tr.flatten(1).numpy(), x.flatten(1).numpy()
         pca = PCA(run.code_dim, random_state=0).fit(raw_tr)
         p_tr, p_te = pca.transform(raw_tr), pca.transform(raw_te)
         for name, fn in (("linear_probe", metrics.linear_probe_accuracy), ("knn", metrics.knn_accuracy)):

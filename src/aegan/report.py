@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .errors import UsageError
+from .errors import AeganError, UsageError
 
 MAP_POINTS = 2000  # test examples in the latent map
 EPOCH_PICTURES = 6  # reconstruction / sample grids shown over the epochs
@@ -89,17 +89,15 @@ def _test_data(run):
     try:
         return load_dataset(dc.data, "test", data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels,
                             label_column=dc.label_column)
-    except Exception:  # the data may live elsewhere now; the report shows what it can
+    except AeganError:  # the data may live elsewhere now; the report shows what it can
         return None
 
 
-def _latent_map(run, ds) -> str:
+def _latent_map(run, sub, z: np.ndarray) -> str:
     """Test codes in 2-D (the code itself when 2-D, else its first two principal components),
     coloured by label."""
     plt = _pyplot()
-    n = min(MAP_POINTS, len(ds))
-    sub = ds.subset(np.arange(n))
-    z = run.encode(sub)
+    n = len(sub)
     how = "code"
     if z.shape[1] > 2:
         from sklearn.decomposition import PCA
@@ -121,10 +119,9 @@ def _latent_map(run, ds) -> str:
     return _png(fig, run.path / "latent_map.png")
 
 
-def _traversal(run, ds, steps: int = 8) -> str:
+def _traversal(run, z: np.ndarray, steps: int = 8) -> str:
     """Decoded codes on a grid over the two main directions of the test codes (mean +- 2 sd)."""
     from .viz import grid_image
-    z = run.encode(ds.subset(np.arange(min(MAP_POINTS, len(ds)))))
     mean = z.mean(0)
     if z.shape[1] >= 2:
         u, s, vt = np.linalg.svd(z - mean, full_matrices=False)
@@ -171,10 +168,12 @@ def run_section(run) -> str:
                       '<div class="row">' + "".join(pics) + "</div>"]
         ds = _test_data(run)
         if ds is not None and len(ds):
-            parts += ["<h3>Latent map</h3>", _img(_latent_map(run, ds), "test codes coloured by label")]
+            sub = ds.subset(np.arange(min(MAP_POINTS, len(ds))))
+            z = run.encode(sub)  # (n, code_dim), shared by the map and the traversal
+            parts += ["<h3>Latent map</h3>", _img(_latent_map(run, sub, z), "test codes coloured by label")]
             if run.kind == "image":
                 parts += ["<h3>Decoded traversal</h3>",
-                          _img(_traversal(run, ds), "decoded codes along the two main directions, -2 to +2 sd")]
+                          _img(_traversal(run, z), "decoded codes along the two main directions, -2 to +2 sd")]
     elif cfg.task == "gan":
         if run.kind == "image":
             pics = _epoch_pictures(path, "samples")

@@ -237,6 +237,14 @@ def finishing(path: Path | None, tb: TensorBoardLog):
         tb.close()
 
 
+def validation_split(n: int, tc) -> tuple[torch.Tensor, torch.Tensor]:
+    """(validation, training) indices: a tc.seed permutation, tc.val_split of it held out
+    (none for fewer than 10 examples)."""
+    n_val = int(round(n * tc.val_split)) if n >= 10 else 0
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed))
+    return perm[:n_val], perm[n_val:]
+
+
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
         progress: bool = True, resume: bool = False) -> Run:
     """Train an autoencoder of `config` on `ds`; with `out`, write a run folder as it goes."""
@@ -247,9 +255,8 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     normalizer = Normalizer.fit(ds.x, ds.kind, config.data.normalize)
     model = build_model(config.model, ds.kind, ds.shape, normalizer.model_range)
     x = normalizer.transform(ds.x)
-    n_val = int(round(len(x) * tc.val_split)) if len(x) >= 10 else 0
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(tc.seed))
-    x_val, x_train = (x[perm[:n_val]], x[perm[n_val:]]) if n_val else (None, x)
+    val, tr = validation_split(len(x), tc)
+    x_val, x_train = (x[val], x[tr]) if len(val) else (None, x)
     config = dataclasses.replace(config, data_info=data_info(ds, normalizer), aegan_version=__version__)
     run = Run(config, model, normalizer, None)
     opt = make_optimizer(model, tc)
