@@ -94,3 +94,13 @@ def test_probes_and_psnr():
     assert metrics.knn_accuracy(x[:150], y[:150], x[150:], y[150:]) > 0.85
     assert metrics.psnr(np.zeros(10), np.full(10, 0.1)) == pytest.approx(20.0)
     assert metrics.mse(np.zeros(4), np.ones(4)) == 1.0
+
+
+def test_kid_in_evaluate_does_not_depend_on_the_feature_scale():
+    from aegan.evaluation import sample_metrics
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(400, 8)), rng.normal(0.5, 1.0, size=(400, 8))
+    base = sample_metrics(real, fake)
+    scaled = sample_metrics(real * 50 + 3, fake * 50 + 3)  # ReLU features of another network's scale
+    assert base["kid"] > 0.05 and scaled["kid"] == pytest.approx(base["kid"], rel=1e-9)
+    assert scaled["fcd"] == pytest.approx(base["fcd"] * 2500, rel=1e-6)  # FCD keeps the features' units

@@ -48,10 +48,20 @@ def _features(net, x: torch.Tensor, batch: int = 500) -> tuple[np.ndarray, np.nd
     return torch.cat(feats).numpy().astype(np.float64), torch.cat(labels).numpy()
 
 
+def standardise(real: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Each set minus the mean of `real`, over its per-feature spread (constant features left as
+    they are): the cubic kernel of KID then sees values of order 1, as with Inception features,
+    whatever the scale of the classifier's ReLU features."""
+    mu, sd = real.mean(0), real.std(0)
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    return [(a - mu) / sd for a in (real, *others)]
+
+
 def sample_metrics(real: np.ndarray, fake: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Every feature-space metric between two (N, F) feature sets."""
+    """Every feature-space metric between two (N, F) feature sets (KID on standardised features)."""
     # subsets of half the set at most, so that the spread says something when N is small
-    kid, kid_std = metrics.kid(real, fake, KID_SUBSETS, min(KID_SIZE, len(real) // 2, len(fake) // 2), seed)
+    zr, zf = standardise(real, fake)
+    kid, kid_std = metrics.kid(zr, zf, KID_SUBSETS, min(KID_SIZE, len(real) // 2, len(fake) // 2), seed)
     return {"fcd": metrics.fcd(real, fake), "kid": kid, "kid_std": kid_std,
             **metrics.precision_recall(real, fake), **metrics.density_coverage(real, fake)}
 
@@ -116,9 +126,10 @@ def evaluate_gan(run, n: int, features: str | None = None, seed: int = 0) -> dic
     return evaluate_images(fake, dc.data, fnet, n, seed, data_dir=dc.data_dir)
 
 
-def evaluate_autoencoder(run, n: int, seed: int = 0) -> dict:
+def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> dict:
     """Test reconstruction error, linear-probe and k-NN accuracy of the codes beside raw values and
-    PCA codes of the same size, and for a VAE the ELBO and the importance-weighted bound."""
+    PCA codes of the same size (left out with baselines=False), and for a VAE the ELBO and the
+    importance-weighted bound."""
     from sklearn.decomposition import PCA
     dc = run.config.data
     opts = dict(data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels, label_column=dc.label_column)
@@ -138,12 +149,15 @@ def evaluate_autoencoder(run, n: int, seed: int = 0) -> dict:
         out = {"mse": {"value": metrics.mse(x, rec), "units": "standardised"}}
     if train.y is not None and test.y is not None:
         c_tr, c_te = (run._map(run.model.encode, t).numpy() for t in (x_tr, x))
-        raw_tr, raw_te = x_tr.flatten(1).numpy(), x.flatten(1).numpy()
-        pca = PCA(run.code_dim, random_state=0).fit(raw_tr)
-        p_tr, p_te = pca.transform(raw_tr), pca.transform(raw_te)
+        if baselines:
+            raw_tr, raw_te = x_tr.flatten(1).numpy(), x.flatten(1).numpy()
+            pca = PCA(run.code_dim, random_state=0).fit(raw_tr)
+            p_tr, p_te = pca.transform(raw_tr), pca.transform(raw_te)
         for name, fn in (("linear_probe", metrics.linear_probe_accuracy), ("knn", metrics.knn_accuracy)):
-            out[name] = {"value": fn(c_tr, train.y, c_te, test.y), "raw": fn(raw_tr, train.y, raw_te, test.y),
-                         f"pca_{run.code_dim}": fn(p_tr, train.y, p_te, test.y)}
+            out[name] = {"value": fn(c_tr, train.y, c_te, test.y)}
+            if baselines:
+                out[name].update(raw=fn(raw_tr, train.y, raw_te, test.y),
+                                 **{f"pca_{run.code_dim}": fn(p_tr, train.y, p_te, test.y)})
     if run.config.model.family == "vae":
         torch.manual_seed(seed)
         sub = test.subset(np.arange(min(len(test), IWAE_EXAMPLES)))
