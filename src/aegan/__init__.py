@@ -7,7 +7,8 @@ from .data import Dataset, load_dataset  # noqa: E402
 from .errors import AeganError, DataError, RunError, UsageError  # noqa: E402
 from .run import Run, fit, load  # noqa: E402
 from .estimators import GAN, AutoencoderTransformer  # noqa: E402
+from .anomaly import AnomalyDetector  # noqa: E402
 
-__all__ = ["__version__", "AeganError", "AutoencoderTransformer", "GAN", "DataConfig", "DataError", "Dataset",
+__all__ = ["__version__", "AeganError", "AnomalyDetector", "AutoencoderTransformer", "GAN", "DataConfig", "DataError", "Dataset",
            "ModelConfig", "Run", "RunConfig", "RunError", "TrainConfig", "UsageError", "fit", "load",
            "load_dataset"]

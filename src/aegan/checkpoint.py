@@ -25,7 +25,8 @@ _CKPT = re.compile(r"^step-(\d{9})$")
 # Names aegan writes into a run folder; --overwrite replaces these and nothing else.
 OWN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVENTS, "loss.png", "evaluation.json", "report.html",
              "latent_map.png", "traversal.png", "interpolation.png")
-OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*")
+OWN_PATTERNS = ("recon_epoch*.png", "recon.png", "samples_epoch*.png", "samples.png", ".aegan-tmp-*",
+                "anomaly.json", "anomaly_*.npy")
 
 
 _UMASK = os.umask(0)

@@ -30,6 +30,10 @@ class MLPEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, *shape) -> (N, out_dim)
         return self.net(x.flatten(1))
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, last hidden size): the activations the last Linear maps to the output."""
+        return self.net[:-1](x.flatten(1))
+
 
 class MLPDecoder(nn.Module):
     def __init__(self, code_dim: int, hidden: tuple[int, ...], shape: tuple[int, ...]):
@@ -71,7 +75,11 @@ class ConvEncoder(nn.Module):
         self.fc = nn.Linear(c * fh * fw, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.convs(x).flatten(1))
+        return self.fc(self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C * h * w): the last feature map, flattened, before the Linear."""
+        return self.convs(x).flatten(1)
 
 
 class ConvDecoder(nn.Module):

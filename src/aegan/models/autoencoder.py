@@ -37,6 +37,10 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:  # (N, code) -> (N, *shape)
         return self.out_act(self.decoder(z))
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, F): the encoder's last hidden activations (before the layer that makes the code)."""
+        return self.encoder.features(x)
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
