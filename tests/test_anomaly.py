@@ -164,7 +164,7 @@ def test_cli_bench_on_two_classes(cli):
     assert r.code == 0, r.err
     out = json.loads(r.out)
     assert set(out["detector"]) == {"0", "1"} and len(out["detector"]["0"]) == 1
-    assert set(out["peers"]) == {"pca-32", "isolation-forest", "ocsvm"}
+    assert set(out["peers"]) == {"pca-32", "knn-pixels", "isolation-forest", "ocsvm"}
     for name, per_class in out["peers"].items():
         assert all(50 < v <= 100 for v in per_class.values()), (name, per_class)  # digits are easy
     assert 0 <= out["mean"]["detector"] <= 100

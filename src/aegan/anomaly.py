@@ -44,10 +44,12 @@ SCORE_SEED = 0
 # --- the defaults: the best setting of `aegan anomaly bench` (see BENCHMARKS.md) --------------
 
 def default_model(kind: str, shape: tuple[int, ...]) -> ModelConfig:
-    """The autoencoder a detector uses when nothing is given: a conv autoencoder for images,
-    a small MLP with a code of about a quarter of the columns for tables."""
+    """The autoencoder a detector uses when nothing is given: for images a conv denoising
+    autoencoder that learns to fill in half of the pixels masked at random (its encoder's
+    features then make the best kNN score on the one-class benchmark), for tables a small MLP
+    with a code of about a quarter of the columns."""
     if kind == "image":
-        return ModelConfig(family="ae", arch="conv", code_dim=32)
+        return ModelConfig(family="dae", arch="conv", code_dim=32, noise="mask", noise_level=0.5)
     d = int(np.prod(shape))
     return ModelConfig(family="ae", arch="mlp", code_dim=max(2, min(32, d // 4)),
                        hidden=(max(16, min(512, 2 * d)), max(8, min(256, d))))
