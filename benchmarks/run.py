@@ -339,7 +339,7 @@ def anomaly_section(quick: bool, workdir: Path) -> list[str]:
              "AUROC (%) with that class as normal. aegan's detector with its defaults "
              f"({m.family}, {m.arch} {','.join(map(str, m.conv_channels))}, code {m.code_dim}"
              + (f", {m.noise} noise {m.noise_level}" if m.family == "dae" else "") +
-             f", {t.epochs} epochs, score {DEFAULT_SCORE}) over seeds 0-{seeds - 1}: mean and spread (min-max); "
+             f", {1 if quick else t.epochs} epoch(s), score {DEFAULT_SCORE}) over seeds 0-{seeds - 1}: mean and spread (min-max); "
              "beside it, in the same run on the same pixels, PCA reconstruction error (32 components), the mean "
              "distance to the 5 nearest training images (knn-pixels), Isolation Forest and a one-class SVM (RBF, gamma 'scale', nu 0.1). No test label is used for any choice.", "",
              "| class | aegan | " + " | ".join(peers) + " |", "|---|---:|" + "---:|" * len(peers)]
