@@ -59,6 +59,7 @@ def test_save_load_keeps_scores_and_threshold(tmp_path):
     det.save(tmp_path / "det")
     back = AnomalyDetector.load(tmp_path / "det")
     assert back.threshold_ == det.threshold_ and back.score == det.score
+    assert back.get_params()["family"] == "ae" and back.get_params()["epochs"] == 5  # as fitted
     assert np.array_equal(back.decision_function(test), det.decision_function(test))
     assert np.array_equal(back.decision_scores_, det.decision_scores_)
 

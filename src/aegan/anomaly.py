@@ -410,9 +410,13 @@ class AnomalyDetector(BaseEstimator):
 
     @classmethod
     def load(cls, path) -> "AnomalyDetector":
+        """A fitted detector from its folder; its parameters are those it was fitted with."""
         scoring = Scoring.load(path)
-        det = cls(score=scoring.score, contamination=scoring.contamination,
-                  threshold=scoring.threshold if scoring.threshold_given else None)
+        m, t = scoring.run.config.model, scoring.run.config.train
+        det = cls(family=m.family, arch=m.arch, code_dim=m.code_dim, hidden=m.hidden, conv_channels=m.conv_channels,
+                  noise=m.noise, noise_level=m.noise_level, beta=m.beta, epochs=t.epochs, batch_size=t.batch_size,
+                  lr=t.lr, score=scoring.score, contamination=scoring.contamination,
+                  threshold=scoring.threshold if scoring.threshold_given else None, random_state=t.seed)
         det.scoring_ = scoring
         det._fitted_from(scoring)
         return det

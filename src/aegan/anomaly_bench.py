@@ -8,11 +8,12 @@ No test label is used for any choice: settings are fixed before the test set is 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
-from .anomaly import fit_scoring
+from .anomaly import DEFAULT_SCORE, default_train, fit_scoring
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import load_dataset
 from .errors import DataError, UsageError
@@ -50,7 +51,6 @@ def one_class_bench(data: str = "fashion-mnist", classes: list[int] | None = Non
                     peers: bool = True, data_dir: str | None = None, progress: bool = True) -> dict:
     """Per-class and mean AUROC (in %) of the detector over `seeds` seeds, and of the peers
     (deterministic but for the Isolation Forest's seed 0)."""
-    from .anomaly import DEFAULT_SCORE
     train_ds, test_ds = load_dataset(data, "train", data_dir=data_dir), load_dataset(data, "test", data_dir=data_dir)
     if train_ds.y is None or test_ds.y is None:
         raise DataError(f"{data}: the one-class benchmark needs class labels; this dataset has none")
@@ -71,8 +71,7 @@ def one_class_bench(data: str = "fashion-mnist", classes: list[int] | None = Non
         labels = (test_ds.y != c).astype(int)  # 1 = anomaly
         aucs, t0 = [], time.perf_counter()
         for seed in range(seeds):
-            tc = None if train is None else train
-            scoring = fit_scoring(normal, model, _seeded(tc, normal.kind, seed), score, 0.05, None,
+            scoring = fit_scoring(normal, model, _with_seed(train, normal.kind, seed), score, 0.05, None,
                                   DataConfig(data=data, data_dir=data_dir), progress=False)
             aucs.append(100 * auroc(labels, scoring.scores(test_ds)))
         result["detector"][names[c]] = aucs
@@ -96,10 +95,7 @@ def one_class_bench(data: str = "fashion-mnist", classes: list[int] | None = Non
     return result
 
 
-def _seeded(tc: TrainConfig | None, kind: str, seed: int) -> TrainConfig:
-    import dataclasses
-
-    from .anomaly import default_train
+def _with_seed(tc: TrainConfig | None, kind: str, seed: int) -> TrainConfig:
     return dataclasses.replace(tc or default_train(kind), seed=seed)
 
 

@@ -315,7 +315,6 @@ def cmd_data(args) -> int:
     return 0
 
 
-
 # --- anomaly detection ----------------------------------------------------------------------
 
 def cmd_anomaly_fit(args) -> int:
@@ -389,6 +388,7 @@ def _anomaly_flags(p) -> None:
                    help="expected fraction of anomalies in the training data, in (0, 0.5]: the threshold is that "
                         f"quantile of the training scores (default: {DEFAULT_CONTAMINATION})")
     p.add_argument("--threshold", type=float, default=None, help="an explicit score threshold instead")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="aegan", description="Autoencoders and GANs on your own data.")
@@ -534,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_anomaly_score)
     p = asub.add_parser("bench", help="one-class protocol: per class, train on it, AUROC on the whole test set")
     p.add_argument("--classes", help="comma-separated class indices (default: all)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per class (default 3)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per class: 0 to N-1 (default 3)")
     p.add_argument("--score", default=None, help="detector score (default: the detector's)")
     p.add_argument("--no-peers", action="store_true", help="leave out PCA, Isolation Forest and one-class SVM")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
