@@ -140,15 +140,14 @@ def _knn_distance(reference: np.ndarray, query: np.ndarray, exclude_self: bool) 
     return (dist[:, 1:] if exclude_self else dist).mean(1)
 
 
-def component_scores(run, name: str, x: torch.Tensor, state: dict, training: bool = False) -> np.ndarray:
-    """(N,) raw scores of one component; `state[name]` holds a kNN component's reference set.
-    On the training data (training=True) each example's own entry is left out of its kNN."""
+def component_scores(run, name: str, x: torch.Tensor, state: dict) -> np.ndarray:
+    """(N,) raw scores of one component; `state[name]` holds a kNN component's reference set."""
     direct, embed, _, _ = COMPONENTS[name]
     if direct is not None:
         return direct(run, x)
     ref = state[name]
-    e = (embed(run, x).astype(np.float64) - ref["mean"]) / ref["std"]
-    return _knn_distance(ref["reference"], e, exclude_self=training)
+    e = ((embed(run, x) - ref["mean"]) / ref["std"]).astype(np.float32)
+    return _knn_distance(ref["reference"], e, exclude_self=False)
 
 
 # --- the detector state: what anomaly.json holds ---------------------------------------------
@@ -176,14 +175,14 @@ class Scoring:
             if embed is None:
                 raw[name] = component_scores(run, name, x, state)
                 continue
-            e = embed(run, x).astype(np.float64)
-            mean, std = e.mean(0), e.std(0)
+            e = embed(run, x)
+            mean, std = e.mean(0, dtype=np.float64), e.std(0, dtype=np.float64)
             std = np.where(std > 1e-12, std, 1.0)
-            z = (e - mean) / std
+            z = ((e - mean) / std).astype(np.float32)  # float32: N x F can be large
             keep = (np.arange(n) if n <= MAX_REFERENCE
                     else np.sort(np.random.default_rng(seed).choice(n, MAX_REFERENCE, replace=False)))
             state[name] = {"mean": mean, "std": std, "reference": z[keep].astype(np.float32)}
-            ref = state[name]["reference"].astype(np.float64)
+            ref = state[name]["reference"]
             # training scores: an example in the reference set is not its own neighbour
             inside = np.zeros(n, bool)
             inside[keep] = True
@@ -217,8 +216,8 @@ class Scoring:
 
     def save(self, path: Path) -> None:
         for k, v in self.state.items():
-            _save_npy(path / _ref_file(k), v["reference"])
-        _save_npy(path / TRAIN_SCORES_FILE, self.train_scores.astype(np.float64))
+            checkpoint.save_npy(path / _ref_file(k), v["reference"])
+        checkpoint.save_npy(path / TRAIN_SCORES_FILE, self.train_scores.astype(np.float64))
         checkpoint.write_text(path / ANOMALY_FILE, json.dumps(self.to_dict(), indent=2))  # last: marks it complete
 
     @classmethod
@@ -262,13 +261,6 @@ def _combine(raw: dict[str, np.ndarray], calibration: dict) -> np.ndarray:
 
 def _ref_file(component: str) -> str:
     return f"anomaly_{component}.npy"
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-    checkpoint.atomic_write(path, write)
 
 
 def _load_npy(path: Path) -> np.ndarray:

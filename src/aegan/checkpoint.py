@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -54,6 +55,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
 def write_text(path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def save_npy(path, arr) -> None:
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+    atomic_write(path, write)
 
 
 def prepare_run_dir(path: str | os.PathLike, overwrite: bool) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .checkpoint import atomic_write, check_output_file
+from .checkpoint import atomic_write, check_output_file, save_npy
 from .config import (GAN_PRESETS, PRESETS, ClassifierConfig, DataConfig, GANConfig, ModelConfig, RunConfig, TrainConfig, add_flags,
                      apply_preset, from_flags, validate)
 from .data import SPLITS, load_dataset
@@ -42,13 +42,6 @@ def _load_data(args, base: DataConfig | None = None, split_default: str = "test"
     dc = from_flags(args, DataConfig, base)
     return dc, load_dataset(dc.data, args.split or split_default, data_dir=dc.data_dir,
                             image_size=dc.image_size, channels=dc.channels, label_column=dc.label_column)
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-    atomic_write(path, write)
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -219,7 +212,7 @@ def cmd_encode(args) -> int:
     out = check_output_file(args.out, args.overwrite, (".npy",))
     _, ds = _load_data(args, run.config.data)
     codes = run.encode(ds)
-    _save_npy(out, codes)
+    save_npy(out, codes)
     print(f"wrote {out}: codes of shape {codes.shape}")
     return 0
 
@@ -248,7 +241,7 @@ def cmd_reconstruct(args) -> int:
         from .viz import save_png
         save_png(out, run.reconstruction_grid(sub, nrow=args.nrow))
     else:
-        _save_npy(out, run.reconstruct(sub))
+        save_npy(out, run.reconstruct(sub))
     mse = float(run.score(sub).mean())
     print(f"wrote {out}: {n} reconstructions; mean squared error {mse:.5g} (model units)")
     return 0
@@ -256,7 +249,7 @@ def cmd_reconstruct(args) -> int:
 
 def _write_examples(run, out: Path, x: np.ndarray, nrow: int) -> None:
     if out.suffix == ".npy":
-        _save_npy(out, x)
+        save_npy(out, x)
         return
     if run.kind != "image":
         raise UsageError(f"--out {out}: a picture needs image data, this run is tabular; use a .npy file")
