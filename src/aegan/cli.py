@@ -569,5 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aegan {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `aegan ... | head`: the reader left; stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0
     finally:
         distributed.teardown()
