@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -81,6 +82,13 @@ def _trained_classifier(run, ds) -> int:
     return 0
 
 
+def _data_parallel_note() -> None:
+    from . import distributed
+    if distributed.active():
+        print(f"data-parallel over {distributed.size()} processes (torch.distributed, gloo): the weights ended "
+              "identical on every process")
+
+
 def _trained(run, ds) -> int:
     if run.config.task == "gan":
         return _trained_gan(run, ds)
@@ -92,6 +100,7 @@ def _trained(run, ds) -> int:
     print(f"trained {model.family}/{model.arch} on {ds.name} ({run.config.data_info['num_examples']} examples, "
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
+    _data_parallel_note()
     print("next:")
     print(f"  aegan report {run.path}        # curves, reconstructions, latent map in one HTML page")
     print(f"  aegan evaluate {run.path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)")
@@ -147,6 +156,7 @@ def _trained_gan(run, ds) -> int:
           f"({run.config.data_info['num_examples']} examples, "
           f"{ds.kind} {ds.shape}): {shown}")
     print(f"run folder: {run.path}")
+    _data_parallel_note()
     ext = "png" if run.kind == "image" else "npy"
     print("next:")
     print(f"  aegan report {run.path}        # curves, samples over the epochs, interpolation in one HTML page")
@@ -542,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from . import distributed
+    if distributed.setup() and not distributed.is_main():
+        sys.stdout = open(os.devnull, "w")  # under torchrun rank 0 speaks for all
     try:
         for name in ("n", "nrow", "rows"):
             v = getattr(args, name, None)
@@ -556,3 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aegan {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `aegan ... | head`: the reader left; stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    finally:
+        distributed.teardown()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__, checkpoint
+from . import __version__, checkpoint, distributed
 from .config import RunConfig, validate
 from .data import Dataset, Normalizer
 from .data.arrays import as_examples, check_finite
@@ -202,6 +202,12 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
     if out is None:
         return None, ctl, [], TensorBoardLog()
     history: list[dict] = []
+    if not distributed.is_main():  # under torchrun only rank 0 writes; the others read a checkpoint to resume
+        if resume:
+            found = checkpoint.checkpoints(Path(out))
+            if found:
+                ctl.resume = checkpoint.load_checkpoint(found[-1], module)
+        return None, ctl, history, TensorBoardLog()
     if resume:
         path = Path(out)
         found = checkpoint.checkpoints(path)

@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .errors import AeganError
 
 
@@ -136,9 +137,12 @@ def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list, grad_c
             what: str = "training loss") -> None:
     """One optimiser step on `loss`, refused (NonFinite) before any weight changes when the loss
     or the clipped gradient norm is NaN or inf."""
-    check_finite(loss, what)
+    if not distributed.active():
+        check_finite(loss, what)
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    if distributed.active() and not distributed.average_gradients(params, loss):
+        raise NonFinite(what)  # on every process at once
     clip_and_check(params, grad_clip)
     opt.step()
 
@@ -151,6 +155,7 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
     the model and optimisers: counters, the epoch's running sums, history, loop-specific values.
     step(idx, state) -> {name: (value, weight)} to average over the epoch;
     end_epoch(state, means, seconds) -> (record, stop)."""
+    progress = progress and distributed.is_main()
     gen = torch.Generator().manual_seed(tc.seed)
     if noise is not None:
         noise["gen"] = gen
@@ -161,6 +166,7 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
             opt.load_state_dict(sd)
         gen.set_state(resume["rng"]["gen_epoch"])
         torch.set_rng_state(resume["rng"]["torch"])
+    distributed.broadcast_state(model)  # under torchrun: every process starts from rank 0's weights
 
     def snapshot(gen_epoch) -> dict:
         return {"loop": copy.deepcopy(state), "optimizers": [copy.deepcopy(o.state_dict()) for o in opts],
@@ -198,7 +204,10 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
                    initial=state["batch"], total=len(order))
         try:
             for i in bar:
-                scalars = step(order[i], state)
+                if len(order[i]) < distributed.size():  # a last batch too short to give each process one
+                    state["batch"] = i + 1
+                    continue
+                scalars = step(distributed.shard(order[i]), state)
                 for k, (v, w) in scalars.items():
                     state["sums"][k] = state["sums"].get(k, 0) + v * w
                     state["counts"][k] = state["counts"].get(k, 0) + w
@@ -206,7 +215,8 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
                 state["batches"] += 1
                 if progress and i % 20 == 0 and scalars:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, (v, _) in scalars.items()})
-                if ctl.stop_signal is not None:
+                if distributed.any_flag(ctl.stop_signal is not None):  # every process stops at this batch
+                    ctl.stop_signal = ctl.stop_signal or signal.SIGTERM
                     bar.close()
                     _interrupt(ctl, save, gen_epoch, state)
                 if ctl.every_steps and state["batches"] % ctl.every_steps == 0 and state["batch"] < len(order):
@@ -239,7 +249,9 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
                 raise DivergedError(f"the {e} kept becoming NaN or inf (10 recoveries, learning rate x{scale:g}); "
                                     "lower the learning rate and train again") from None
             continue
-        means = {k: float(v) / max(1, state["counts"][k]) for k, v in state["sums"].items()}
+        distributed.average_buffers(model)
+        sums, counts = distributed.sum_scalars(state["sums"], state["counts"])
+        means = {k: float(v) / max(1, counts[k]) for k, v in sums.items()}
         record, stop = end_epoch(state, means, round(time.perf_counter() - t0, 3))
         state["history"].append(record)
         state.update(epoch=epoch + 1, batch=0, sums={}, counts={})
@@ -253,6 +265,9 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
             good = save(gen.get_state())
         else:
             good = None
+    if not distributed.weights_agree(model):
+        raise AeganError(f"the {distributed.size()} training processes ended with different weights; "
+                         "this is a bug in aegan, please report it")
     return state["history"]
 
 
@@ -260,8 +275,9 @@ def _interrupt(ctl: Control, save, gen_epoch, state) -> None:
     name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(ctl.stop_signal, f"signal {ctl.stop_signal}")
     code = 128 + int(ctl.stop_signal)
     if ctl.save is None:
-        raise Interrupted(f"stopped by {name} at epoch {state['epoch']}, batch {state['batch']} "
-                          "(no run folder, nothing saved)", code)
+        saved = ("rank 0 writes the checkpoint" if not distributed.is_main()
+                 else "no run folder, nothing saved")
+        raise Interrupted(f"stopped by {name} at epoch {state['epoch']}, batch {state['batch']} ({saved})", code)
     save(gen_epoch)
     raise Interrupted(f"stopped by {name} at epoch {state['epoch']}, batch {state['batch']}; a checkpoint "
                       "was saved", code)
@@ -343,8 +359,8 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
     def step(idx, st):
         set_lr((opt_g, opt_d), base_lr, schedule(st["done"] / total) * st["lr_scale"])
         st["done"] += 1
-        if len(idx) % cfg.pack or len(idx) < 2 * cfg.pack:
-            return {}  # a short last batch that packing cannot split
+        if distributed.any_flag(len(idx) % cfg.pack > 0 or len(idx) < 2 * cfg.pack):
+            return {}  # a short last batch that packing cannot split (on any process)
         gen = noise["gen"]
         real = x[idx]
         labels = y[idx] if gan.num_classes else None
