@@ -33,11 +33,11 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, validate
 from .data import Dataset
 from .data.arrays import as_examples
 from .errors import DataError, RunError, UsageError
+from .evaluation import IWAE_K
 
 ANOMALY_FILE, TRAIN_SCORES_FILE = "anomaly.json", "anomaly_train_scores.npy"
 FORMAT = 1
 KNN_K = 5
-IWAE_K = 100
 SCORE_SEED = 0
 
 
@@ -348,7 +348,6 @@ class AnomalyDetector(BaseEstimator):
 
     def fit(self, X, y=None):
         """Fit on normal examples X (y is ignored: there are no labels in one-class training)."""
-        check_contamination(self.contamination)
         x, kind = as_examples(np.asarray(X), "X")
         ds = Dataset(x, kind, "array", source="X")
         model, train = self._configs(kind, ds.shape)
