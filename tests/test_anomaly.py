@@ -173,3 +173,28 @@ def test_cli_bench_on_two_classes(cli):
                 "--batch-size", "32", "--no-peers", "--quiet").out
     assert "mean" in table and "AUROC" in table
     _one_line_error(cli("anomaly", "bench", "--data", "digits", "--classes", "0,12"), 2, "classes 0 to 9")
+
+
+def test_cli_threshold_and_combined_scores(cli, tmp_path):
+    normal, test, truth = _blobs(n=300)
+    np.save(tmp_path / "normal.npy", normal)
+    np.save(tmp_path / "new.npy", test)
+    run = tmp_path / "det"
+    r = cli("anomaly", "fit", "--data", tmp_path / "normal.npy", "--split", "all", "--epochs", "20", "--score",
+            "recon+code-knn", "--threshold", "0.5", "--out", run, "--quiet")
+    assert r.code == 0, r.err
+    saved = json.loads((run / "anomaly.json").read_text())
+    assert saved["score"] == "recon+code-knn" and saved["threshold"] == 0.5 and saved["threshold_from"] == "given"
+    assert set(saved["calibration"]) == {"recon", "code-knn"} and (run / "anomaly_code-knn.npy").is_file()
+    assert cli("anomaly", "score", run, "--data", tmp_path / "new.npy", "--split", "all",
+               "--out", tmp_path / "s.csv").code == 0
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    scores = np.array([float(row["score"]) for row in rows])
+    assert [int(row["label"]) for row in rows] == [int(s > 0.5) for s in scores]
+    assert roc_auc_score(truth, scores) > 0.95
+    _one_line_error(cli("anomaly", "fit", "--data", tmp_path / "normal.npy", "--score", "recon+recon",
+                        "--out", tmp_path / "x"), 2, "--score 'recon+recon'")
+    _one_line_error(cli("anomaly", "fit", "--data", tmp_path / "normal.npy", "--score", "elbo",
+                        "--out", tmp_path / "x"), 2, "needs a vae")
+    with pytest.raises(UsageError, match="linear or unify"):
+        AnomalyDetector.load(run).predict_proba(test, method="sigmoid")

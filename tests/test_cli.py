@@ -200,3 +200,19 @@ def test_normalize_flag(cli, tmp_path):
     r = cli("train", "ae", "--data", "digits", "--normalize", "standard", "--out", tmp_path / "t")
     _one_line_error(r, 2, "--normalize 'standard' does not apply to image data")
     assert not (tmp_path / "t").exists()
+
+
+def test_output_into_a_closed_pipe_ends_quietly(digits_run, monkeypatch, capsys):
+    import io
+    import sys
+
+    from aegan.cli import main
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["info", str(digits_run)]) == 0  # `aegan info RUN | head -c0`: no traceback, no error
+    monkeypatch.undo()
+    assert "Traceback" not in capsys.readouterr().err

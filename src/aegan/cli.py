@@ -393,6 +393,13 @@ def _anomaly_flags(p) -> None:
     p.add_argument("--threshold", type=float, default=None, help="an explicit score threshold instead")
 
 
+def _run_folder_flags(p: argparse.ArgumentParser) -> None:
+    """--out, --overwrite and --quiet of every command that trains into a run folder."""
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="aegan", description="Autoencoders and GANs on your own data.")
     parser.add_argument("--version", action="version", version=f"aegan {__version__}")
@@ -405,9 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(fn=cmd_resume)
     fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
     p = fam.add_parser("classifier", help="the CNN whose features the sample metrics use (labelled images)")
-    p.add_argument("--out", required=True, help="run folder to create")
-    p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    _run_folder_flags(p)
     _data_flags(p)
     add_flags(p, ClassifierConfig)
     add_flags(p, TrainConfig, skip=("patience",))
@@ -415,11 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     for name, cls in list(MODELS.items()) + [("gan", None)]:
         p = fam.add_parser(name, help=cls.description if cls else "generative adversarial network")
-        p.add_argument("--out", required=True, help="run folder to create")
-        p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
+        _run_folder_flags(p)
         p.add_argument("--preset", choices=list(GAN_PRESETS if cls is None else PRESETS),
                        help="classic: the article's network (Dense 128 ReLU)")
-        p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
         _data_flags(p)
         p.add_argument("--normalize", dest="DataConfig.normalize", default=None,
                        choices=("auto", "unit", "symmetric", "standard", "none"),
@@ -519,9 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(anomaly)
     asub = anomaly.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="ACTION")
     p = asub.add_parser("fit", help="train a detector on normal data (defaults: the benchmark's best setting)")
-    p.add_argument("--out", required=True, help="run folder to create")
-    p.add_argument("--overwrite", action="store_true", help="replace aegan's files in an existing --out folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    _run_folder_flags(p)
     _data_flags(p)
     _anomaly_flags(p)
     add_flags(p, ModelConfig)
@@ -539,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", help="comma-separated class indices (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per class: 0 to N-1 (default 3)")
     p.add_argument("--score", default=None, help="detector score (default: the detector's)")
-    p.add_argument("--no-peers", action="store_true", help="leave out PCA, Isolation Forest and one-class SVM")
+    p.add_argument("--no-peers", action="store_true", help="leave out the peers (PCA, k-NN on pixels, Isolation Forest, one-class SVM)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no per-class lines")
     add_flags(p, DataConfig, skip=("normalize", "image_size", "channels", "label_column"))

@@ -202,12 +202,7 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
     if out is None:
         return None, ctl, [], TensorBoardLog()
     history: list[dict] = []
-    if not distributed.is_main():  # under torchrun only rank 0 writes; the others read a checkpoint to resume
-        if resume:
-            found = checkpoint.checkpoints(Path(out))
-            if found:
-                ctl.resume = checkpoint.load_checkpoint(found[-1], module)
-        return None, ctl, history, TensorBoardLog()
+    main = distributed.is_main()  # under torchrun only rank 0 writes; every process reads a checkpoint to resume
     if resume:
         path = Path(out)
         found = checkpoint.checkpoints(path)
@@ -215,11 +210,15 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
             raise RunError(f"{path} has no checkpoint to resume from ({checkpoint.CHECKPOINTS}/ is missing or empty: "
                            "the run stopped before its first checkpoint); train it again")
         ctl.resume = checkpoint.load_checkpoint(found[-1], module)
+        if not main:
+            return None, ctl, history, TensorBoardLog()
         history = list(ctl.resume["loop"]["history"])
         checkpoint.write_jsonl(path / checkpoint.METRICS, history)
         if progress:
             loop = ctl.resume["loop"]
             print(f"resuming {path} from {found[-1].name} (epoch {loop['epoch']}, batch {loop['batch']})")
+    elif not main:
+        return None, ctl, history, TensorBoardLog()
     else:
         path = checkpoint.prepare_run_dir(out, overwrite)
         checkpoint.write_text(path / checkpoint.CONFIG, config.to_json())
