@@ -42,7 +42,8 @@ def _data_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
 def _load_data(args, base: DataConfig | None = None, split_default: str = "test"):
     dc = from_flags(args, DataConfig, base)
     return dc, load_dataset(dc.data, args.split or split_default, data_dir=dc.data_dir,
-                            image_size=dc.image_size, channels=dc.channels, label_column=dc.label_column)
+                            image_size=dc.image_size, channels=dc.channels, label_column=dc.label_column,
+                            stream=dc.stream)
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def cmd_resume(args) -> int:
     cfg = read_run_config(path)
     dc = cfg.data
     ds = load_dataset(dc.data, cfg.split, data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels,
-                      label_column=dc.label_column)
+                      label_column=dc.label_column, stream=dc.stream)
     train = {"gan": fit_gan, "classifier": fit_classifier}.get(cfg.task, fit)
     run = train(ds, cfg, path, progress=not args.quiet, resume=True)
     return _trained(run, ds)

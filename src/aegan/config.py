@@ -37,6 +37,9 @@ class DataConfig:
     channels: typing.Optional[int] = _f(None, "image channels: 1 (grey) or 3 (RGB); default: as the images are",
                                         choices=(1, 3))
     label_column: typing.Optional[str] = _f(None, "CSV column (name or index) holding class labels")
+    stream: str = _f("auto", "read a .npy from disk batch by batch while training instead of loading it (for data "
+                             "larger than memory): on, off, or auto (files of 1 GiB and more)",
+                     choices=("auto", "on", "off"))
     normalize: str = _f("auto", "value map into the model: unit [0,1] or symmetric [-1,1] for images; "
                                 "standard or none for tables", choices=("auto", "unit", "symmetric", "standard", "none"))
 
@@ -116,6 +119,14 @@ class TrainConfig:
                      choices=("stop", "recover"))
     grad_clip: typing.Optional[float] = _f(None, "clip the gradient norm of each step to this value")
     tensorboard: bool = _f(False, "also log scalars and pictures to RUN/tb/ (pip install 'aegan[tensorboard]')")
+    device: str = _f("auto", "where to train: auto (a CUDA GPU, else Apple's MPS, else the CPU), cpu, cuda, mps",
+                     choices=("auto", "cpu", "cuda", "mps"))
+    precision: str = _f("fp32", "arithmetic of the forward pass: fp32, or bf16/fp16 autocast (fp16 with a gradient "
+                                "scaler) for GPUs; on a CPU fp32 is the fast one", choices=("fp32", "bf16", "fp16"))
+    workers: int = _f(2, "processes reading batches from disk for data streamed from a .npy (--stream); "
+                         "0 reads them in the training process")
+    compile: bool = _f(False, "compile the training step with torch.compile (a GPU, or a CPU with a C++ compiler; "
+                              "the first steps take a while)")
 
 
 PRESETS = {
@@ -274,6 +285,7 @@ def validate(model: ModelConfig | None, train: TrainConfig) -> None:
         (train.checkpoint_steps >= 0, f"--checkpoint-steps {train.checkpoint_steps} must be zero (off) or positive"),
         (train.keep_checkpoints >= 1, f"--keep-checkpoints {train.keep_checkpoints} must be at least 1"),
         (train.grad_clip is None or train.grad_clip > 0, f"--grad-clip {train.grad_clip} must be positive, e.g. 1.0"),
+        (train.workers >= 0, f"--workers {train.workers} must be zero (read in the training process) or positive"),
         (model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
         (model.noise_level >= 0 and (model.noise != "mask" or model.noise_level < 1),
          f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),

@@ -15,8 +15,9 @@ from .data import Dataset, Normalizer
 from .errors import RunError, UsageError
 from .metrics import mode_stats
 from .models.gan import build_gan, resolve
+from .accel import Accel
 from .train import make_gan_optimizers, train_gan
-from .run import RunBase, data_info, finishing, open_training, subsample
+from .run import RunBase, data_info, finishing, open_training, subsample, training_feed
 from .viz import grid_image, loss_curves, save_png, toy_scatter
 
 MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
@@ -56,7 +57,9 @@ class GANRun(RunBase):
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.gan.noise(n, gen) if z is None else z
         labels = self._labels(n, label, gen or torch.Generator().manual_seed(0))
-        chunks = [self.gan.sample(len(z[i:i + 512]), None if labels is None else labels[i:i + 512], z=z[i:i + 512])
+        dev = self.device
+        chunks = [self.gan.sample(len(z[i:i + 512]), None if labels is None else labels[i:i + 512].to(dev),
+                                  z=z[i:i + 512].to(dev)).float().cpu()
                   for i in range(0, len(z), 512)]
         return torch.cat(chunks)
 
@@ -111,6 +114,7 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
     """Train a GAN of `config` on `ds`; with `out`, write a run folder as it goes."""
     tc = config.train
     validate(None, tc)
+    accel = Accel.from_config(tc)
     torch.manual_seed(tc.seed)
     ds = subsample(ds, tc)
     cfg = resolve(config.model, ds.kind, ds.shape)
@@ -120,9 +124,8 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
     normalizer = Normalizer.fit(ds.x, ds.kind, target)
     num_classes = ds.num_classes if ds.y is not None else None
     gan = build_gan(cfg, ds.kind, ds.shape, normalizer.model_range, num_classes if cfg.conditional else None,
-                    tc.batch_size)
-    x = normalizer.transform(ds.x)
-    y = torch.from_numpy(ds.y) if ds.y is not None else None
+                    tc.batch_size).to(accel.device)
+    feed = training_feed(ds, normalizer, tc, accel, labels=True)
     modes = {k: ds.extra[k] for k in ("modes", "mode_std") if k in ds.extra}
     info = data_info(ds, normalizer, num_classes=num_classes if cfg.conditional else None, **modes)
     config = dataclasses.replace(config, task="gan", model=cfg, data_info=info, aegan_version=__version__)
@@ -158,7 +161,8 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
         tb.epoch(record, pictures)
 
     with finishing(run.path, tb):
-        train_gan(gan, x, y, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl)
+        train_gan(gan, feed, None, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl, accel=accel)
+    gan.cpu()
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, gan)

@@ -94,7 +94,8 @@ def g_least_squares(fake: torch.Tensor) -> torch.Tensor:
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=None) -> torch.Tensor:
     """E[(||grad_x critic(x_hat)||_2 - 1)^2] on x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per
     example (Gulrajani et al. 2017, alg. 1). `critic` maps (N, ...) -> (N,)."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
+    shape = (real.shape[0], *([1] * (real.dim() - 1)))
+    eps = torch.rand(shape, generator=generator, device=generator.device if generator else real.device).to(real.device)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

@@ -13,10 +13,12 @@ import torch
 
 from . import __version__, checkpoint, distributed
 from .config import RunConfig, validate
-from .data import Dataset, Normalizer
+from .data import Dataset, Normalizer, is_streamed
+from .data.feed import StreamFeed, TensorFeed
 from .data.arrays import as_examples, check_finite
 from .errors import DataError, RunError, UsageError
 from .models import MODELS, build_model
+from .accel import Accel
 from .train import Control, Interrupted, evaluate, make_optimizer, train_autoencoder
 from .tb_log import TensorBoardLog
 from .viz import loss_curves, reconstruction_grid, save_png
@@ -64,10 +66,18 @@ class RunBase:
         check_finite(arr, "input")
         return self.normalizer.transform(arr)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network is: the CPU, except while it trains on a GPU."""
+        return next(self.module.parameters()).device
+
     @torch.no_grad()
     def _map(self, fn, t: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-        """fn over `t` in batches, without gradients; (N, ...) -> (N, ...)."""
-        return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]) if len(t) else t
+        """fn over `t` in batches on the network's device, without gradients; (N, ...) -> (N, ...)
+        on the CPU."""
+        dev = self.device
+        return (torch.cat([fn(t[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(t), batch_size)])
+                if len(t) else t)
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write config.json and model.safetensors into a run folder."""
@@ -242,6 +252,16 @@ def finishing(path: Path | None, tb: TensorBoardLog):
         tb.close()
 
 
+def training_feed(ds: Dataset, normalizer: Normalizer, tc, accel: Accel, labels: bool = False):
+    """The training data in model units as a feed (data/feed.py): one tensor on the training
+    device, or, for a .npy read lazily from disk, batches read and normalised by tc.workers
+    processes."""
+    y = ds.y if labels else None
+    if is_streamed(ds):
+        return StreamFeed(ds.x, normalizer, y, accel.device, tc.workers)
+    return TensorFeed(normalizer.transform(ds.x), None if y is None else torch.from_numpy(y), accel.device)
+
+
 def validation_split(n: int, tc) -> tuple[torch.Tensor, torch.Tensor]:
     """(validation, training) indices: a tc.seed permutation, tc.val_split of it held out
     (none for fewer than 10 examples)."""
@@ -255,13 +275,15 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     """Train an autoencoder of `config` on `ds`; with `out`, write a run folder as it goes."""
     validate(config.model, config.train)
     tc = config.train
+    accel = Accel.from_config(tc)
     torch.manual_seed(tc.seed)
     ds = subsample(ds, tc)
     normalizer = Normalizer.fit(ds.x, ds.kind, config.data.normalize)
-    model = build_model(config.model, ds.kind, ds.shape, normalizer.model_range)
-    x = normalizer.transform(ds.x)
-    val, tr = validation_split(len(x), tc)
-    x_val, x_train = (x[val], x[tr]) if len(val) else (None, x)
+    model = build_model(config.model, ds.kind, ds.shape, normalizer.model_range).to(accel.device)
+    feed = training_feed(ds, normalizer, tc, accel)
+    val, tr = validation_split(len(feed), tc)
+    x_val, x_train = (feed.subset(val), feed.subset(tr)) if len(val) else (None, feed)
+    del feed
     config = dataclasses.replace(config, data_info=data_info(ds, normalizer), aegan_version=__version__)
     run = Run(config, model, normalizer, None)
     opt = make_optimizer(model, tc)
@@ -270,7 +292,8 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     path, ctl, history, tb = open_training(out, overwrite, resume, config, model, progress)
     if path is not None:
         run.path = path
-        show = (x_val if x_val is not None else x_train)[:GRID_EXAMPLES]
+        shown = x_val if x_val is not None else x_train
+        show = shown.take(torch.arange(min(GRID_EXAMPLES, len(shown))))[0]
 
         def on_epoch(record: dict) -> None:
             history.append(record)
@@ -289,7 +312,8 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
 
     with finishing(path, tb):
         run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress,
-                                        control=ctl)
+                                        control=ctl, accel=accel)
+    model.cpu()
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {

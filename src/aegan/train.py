@@ -15,6 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
+from .accel import Accel, fast_cpu_math
+from .data.feed import TensorFeed
 from .errors import AeganError
 
 
@@ -41,29 +43,48 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None):
 
 
 @torch.no_grad()
-def evaluate(model, x: torch.Tensor, batch_size: int = 512, y: torch.Tensor | None = None) -> dict[str, float]:
-    """Mean of each loss part over `x` (and labels `y`, for a classifier), in eval mode."""
+def evaluate(model, x, batch_size: int = 512, y: torch.Tensor | None = None,
+             accel: Accel | None = None) -> dict[str, float]:
+    """Mean of each loss part over `x` (a tensor, or a feed with labels for a classifier), in
+    eval mode."""
+    feed = x if hasattr(x, "iterate") else TensorFeed(x, y)
+    labelled = y is not None  # a classifier's loss takes the labels; an autoencoder's does not
     was = model.training
     model.eval()
     sums: dict[str, torch.Tensor] = {}
-    for idx in batches(len(x), batch_size, None):
-        for k, v in (model.loss(x[idx]) if y is None else model.loss(x[idx], y[idx])).items():
-            sums[k] = sums.get(k, 0) + v.detach() * len(idx)
+    with accel.autocast() if accel is not None else _null():
+        for xb, yb in feed.iterate(batches(len(feed), batch_size, None)):
+            for k, v in (model.loss(xb, yb) if labelled else model.loss(xb)).items():
+                sums[k] = sums.get(k, 0) + v.detach().float() * len(xb)
     model.train(was)
-    return {k: float(v) / len(x) for k, v in sums.items()}
+    return {k: float(v) / len(feed) for k, v in sums.items()}
+
+
+@contextmanager
+def _null():
+    yield
+
+
+def _fused(params) -> dict:
+    """Adam's fused kernel (one pass over all parameters; ~20% faster steps than foreach on a
+    CPU) where the parameters' device has one, foreach otherwise."""
+    devices = {p.device.type for p in params}
+    return {"fused": True} if devices <= {"cpu", "cuda", "mps"} and len(devices) == 1 else {"foreach": True}
 
 
 def make_optimizer(model, cfg) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    params = list(model.parameters())
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **_fused(params))
 
 
 def make_gan_optimizers(gan, cfg) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     from .losses import GAN_LOSSES
 
     def make(params, lr, betas):
+        params = list(params)
         if GAN_LOSSES[cfg.loss].optimizer == "rmsprop":
             return torch.optim.RMSprop(params, lr=lr, foreach=True)
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **_fused(params))
     return (make(gan.generator.parameters(), cfg.lr_g, cfg.betas_g),
             make(gan.discriminator.parameters(), cfg.lr_d, cfg.betas_d))
 
@@ -134,27 +155,45 @@ def check_finite(loss: torch.Tensor, what: str) -> None:
 
 
 def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list, grad_clip: float | None,
-            what: str = "training loss") -> None:
+            what: str = "training loss", scaler: torch.amp.GradScaler | None = None) -> None:
     """One optimiser step on `loss`, refused (NonFinite) before any weight changes when the loss
-    or the clipped gradient norm is NaN or inf."""
+    or the clipped gradient norm is NaN or inf. With an fp16 gradient scaler, inf/NaN gradients
+    are the scaler's business (it skips that step and lowers its scale); only a non-finite loss
+    stops training."""
     if not distributed.active():
         check_finite(loss, what)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if distributed.active() and not distributed.average_gradients(params, loss):
-        raise NonFinite(what)  # on every process at once
-    clip_and_check(params, grad_clip)
-    opt.step()
+    if scaler is None:
+        loss.backward()
+        if distributed.active() and not distributed.average_gradients(params, loss):
+            raise NonFinite(what)  # on every process at once
+        clip_and_check(params, grad_clip)
+        opt.step()
+        return
+    scaler.scale(loss).backward()
+    if distributed.active():
+        distributed.average_gradients(params, loss)
+        if distributed.any_flag(not bool(torch.isfinite(loss))):
+            raise NonFinite(what)
+    scaler.unscale_(opt)
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(opt)
+    scaler.update()
 
 
-def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: dict,
-           step: Callable[[torch.Tensor, dict], dict],
+def _drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: dict,
+           step: Callable[[tuple, dict], dict],
            end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
-           progress: bool, noise: dict | None = None) -> list[dict]:
+           progress: bool, noise: dict | None = None, scalers: list | None = None) -> list[dict]:
     """The shared outer loop. `state` holds everything that changes while training apart from
     the model and optimisers: counters, the epoch's running sums, history, loop-specific values.
-    step(idx, state) -> {name: (value, weight)} to average over the epoch;
-    end_epoch(state, means, seconds) -> (record, stop)."""
+    `feed` turns the epoch's index batches into (x, y) batches (data/feed.py).
+    step((x, y), state) -> {name: (value, weight)} to average over the epoch;
+    end_epoch(state, means, seconds) -> (record, stop). `scalers`: fp16 gradient scalers, saved
+    with the optimisers."""
+    n = len(feed)
+    scalers = [s for s in (scalers or []) if s is not None]
     progress = progress and distributed.is_main()
     gen = torch.Generator().manual_seed(tc.seed)
     if noise is not None:
@@ -164,12 +203,15 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
         state.update(resume["loop"])
         for opt, sd in zip(opts, resume["optimizers"]):
             opt.load_state_dict(sd)
+        for scaler, sd in zip(scalers, resume.get("scalers", [])):
+            scaler.load_state_dict(sd)
         gen.set_state(resume["rng"]["gen_epoch"])
         torch.set_rng_state(resume["rng"]["torch"])
     distributed.broadcast_state(model)  # under torchrun: every process starts from rank 0's weights
 
     def snapshot(gen_epoch) -> dict:
         return {"loop": copy.deepcopy(state), "optimizers": [copy.deepcopy(o.state_dict()) for o in opts],
+                "scalers": [s.state_dict() for s in scalers],
                 "rng": {"gen_epoch": gen_epoch, "gen": gen.get_state(), "torch": torch.get_rng_state()}}
 
     recover = ctl.on_nan == "recover"
@@ -199,15 +241,14 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
             resume = None
         if good is None and recover:
             good = snapshot(gen_epoch) | {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-        bar = tqdm(range(state["batch"], len(order)), desc=f"epoch {epoch}/{tc.epochs}",
+        # a last batch too short to give each process one example is left out
+        todo = [i for i in range(state["batch"], len(order)) if len(order[i]) >= distributed.size()]
+        bar = tqdm(todo, desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if progress else True, leave=False, unit="batch",
                    initial=state["batch"], total=len(order))
         try:
-            for i in bar:
-                if len(order[i]) < distributed.size():  # a last batch too short to give each process one
-                    state["batch"] = i + 1
-                    continue
-                scalars = step(distributed.shard(order[i]), state)
+            for i, batch in zip(bar, feed.iterate(distributed.shard(order[i]) for i in todo)):
+                scalars = step(batch, state)
                 for k, (v, w) in scalars.items():
                     state["sums"][k] = state["sums"].get(k, 0) + v * w
                     state["counts"][k] = state["counts"].get(k, 0) + w
@@ -233,6 +274,8 @@ def _drive(model: torch.nn.Module, opts: list, n: int, tc, ctl: Control, state: 
             model.load_state_dict(good["model"])
             for opt, sd in zip(opts, good["optimizers"]):
                 opt.load_state_dict(copy.deepcopy(sd))
+            for scaler, sd in zip(scalers, good["scalers"]):
+                scaler.load_state_dict(sd)
             state.clear()
             state.update(copy.deepcopy(good["loop"]))
             state["lr_scale"] = scale
@@ -288,32 +331,46 @@ def _fresh_state(**extra) -> dict:
             "history": [], **extra}
 
 
-def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, cfg, *,
+def _feed(x, accel: Accel):
+    """A tensor -> a TensorFeed on the training device; a feed stays as it is; None stays None."""
+    if x is None or hasattr(x, "iterate"):
+        return x
+    return TensorFeed(x, device=accel.device) if len(x) else None
+
+
+def train_autoencoder(model, x_train, x_val, cfg, *,
                       opt: torch.optim.Optimizer | None = None,
                       on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
-                      control: Control | None = None) -> list[dict]:
+                      control: Control | None = None, accel: Accel | None = None) -> list[dict]:
     """Adam on model.loss(x)["loss"]; one record per epoch (train_* and val_* means).
 
-    Batches are index slices of the in-memory tensor (no per-sample collate). With
-    cfg.patience > 0 training stops after that many epochs without a lower validation loss
-    and the best weights are restored.
+    `x_train`, `x_val`: model-space tensors (batched by indexing, no per-sample collate) or feeds
+    (data/feed.py). With cfg.patience > 0 training stops after that many epochs without a lower
+    validation loss and the best weights are restored.
     """
     ctl = control or Control()
+    accel = accel or Accel()
+    model.to(accel.device)
+    feed, val = _feed(x_train, accel), _feed(x_val, accel)
     opt = opt if opt is not None else make_optimizer(model, cfg)
     params = list(model.parameters())
+    scaler = accel.scaler()
+    loss_fn = accel.compiled(model.loss)
 
-    def step(idx, st):
+    def step(batch, st):
+        xb, _ = batch
         set_lr([opt], [cfg.lr], st["lr_scale"])
-        out = model.loss(x_train[idx])
-        descend(opt, out["loss"], params, ctl.grad_clip)
+        with accel.autocast():
+            out = loss_fn(xb)
+        descend(opt, out["loss"], params, ctl.grad_clip, scaler=scaler)
         st["step"] += 1
-        return {k: (v.detach(), len(idx)) for k, v in out.items()}
+        return {k: (v.detach().float(), len(xb)) for k, v in out.items()}
 
     def end_epoch(st, means, seconds):
         record = {"epoch": st["epoch"], "step": st["step"]}
         record.update({f"train_{k}": v for k, v in means.items()})
-        if x_val is not None and len(x_val):
-            record.update({f"val_{k}": v for k, v in evaluate(model, x_val).items()})
+        if val is not None:
+            record.update({f"val_{k}": v for k, v in evaluate(model, val, accel=accel).items()})
         record["seconds"] = seconds
         if on_epoch is not None:
             on_epoch(record)
@@ -331,59 +388,72 @@ def train_autoencoder(model, x_train: torch.Tensor, x_val: torch.Tensor | None, 
         return record, False
 
     state = _fresh_state(best=math.inf, stale=0, best_state=None)
-    with interruptible(ctl):
-        history = _drive(model, [opt], len(x_train), cfg, ctl, state, step, end_epoch, progress)
+    with interruptible(ctl), fast_cpu_math(accel.device):
+        history = _drive(model, [opt], feed, cfg, ctl, state, step, end_epoch, progress, scalers=[scaler])
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()
     return history
 
 
-def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=None,
+def train_gan(gan, x, y: torch.Tensor | None, cfg, tc, *, opts=None,
               on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
-              control: Control | None = None) -> list[dict]:
+              control: Control | None = None, accel: Accel | None = None) -> list[dict]:
     """One loop for every GAN loss: per batch a D step on detached fakes, and every n_critic-th
-    batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data."""
+    batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data.
+    `x`, `y`: model-space tensors, or a feed (data/feed.py) holding both."""
     from .losses import GAN_LOSSES, gradient_penalty
     spec = GAN_LOSSES[cfg.loss]
     ctl = control or Control()
+    accel = accel or Accel()
+    gan.to(accel.device)
+    feed = x if hasattr(x, "iterate") else TensorFeed(x, y, accel.device)
     G, D = gan.generator, gan.discriminator
     opt_g, opt_d = opts if opts is not None else make_gan_optimizers(gan, cfg)
+    scaler_g, scaler_d = accel.scaler(), accel.scaler()
+    # torch.compile has no double backward, which the gradient penalty needs: D stays eager then
+    G_step = accel.compiled(G)
+    D_step = D if cfg.gp_weight else accel.compiled(D)
+    dev = accel.device
     schedule = LR_SCHEDULES[cfg.lr_decay or "constant"]
     base_lr = [cfg.lr_g, cfg.lr_d]
-    total = tc.epochs * math.ceil(len(x) / tc.batch_size)
+    total = tc.epochs * math.ceil(len(feed) / tc.batch_size)
     g_params, d_params = list(G.parameters()), list(D.parameters())
     # the noise generator is the driver's batch-order generator, so that resume replays both
     noise: dict = {}
 
-    def step(idx, st):
+    def step(batch, st):
+        real, labels = batch
+        n = len(real)
         set_lr((opt_g, opt_d), base_lr, schedule(st["done"] / total) * st["lr_scale"])
         st["done"] += 1
-        if distributed.any_flag(len(idx) % cfg.pack > 0 or len(idx) < 2 * cfg.pack):
+        if distributed.any_flag(n % cfg.pack > 0 or n < 2 * cfg.pack):
             return {}  # a short last batch that packing cannot split (on any process)
-        gen = noise["gen"]
-        real = x[idx]
-        labels = y[idx] if gan.num_classes else None
-        fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
-        d_real, d_fake = D(real, labels), D(fake.detach(), labels)
-        d_loss = spec.d(d_real, d_fake)
-        if cfg.gp_weight:
-            d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real, fake.detach(), gen)
-        descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss")
+        gen = noise["gen"]  # a CPU generator: the same noise on every device, replayed on resume
+        labels = labels if gan.num_classes else None
+        with accel.autocast():
+            fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
+            d_real, d_fake = D_step(real, labels), D_step(fake.detach(), labels)
+            d_loss = spec.d(d_real.float(), d_fake.float())
+        if cfg.gp_weight:  # in fp32: a second-order gradient under autocast is not worth the risk
+            d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real,
+                                                               fake.detach().float(), gen)
+        descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss", scaler_d)
         if cfg.clip:
             with torch.no_grad():
                 for p in d_params:
                     p.clamp_(-cfg.clip, cfg.clip)
-        out = {"d_loss": (d_loss.detach(), 1), "d_real": (d_real.detach().mean(), 1),
-               "d_fake": (d_fake.detach().mean(), 1)}
+        out = {"d_loss": (d_loss.detach().float(), 1), "d_real": (d_real.detach().float().mean(), 1),
+               "d_fake": (d_fake.detach().float().mean(), 1)}
         st["n_d"] += 1
         if st["n_d"] % cfg.n_critic == 0:
-            fake = G(torch.randn(len(idx), cfg.z_dim, generator=gen), labels)
-            g_loss = spec.g(D(fake, labels))
-            descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss")
+            with accel.autocast():
+                fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
+                g_loss = spec.g(D_step(fake, labels).float())
+            descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss", scaler_g)
             gan.update_ema()
             st["step"] += 1
-            out["g_loss"] = (g_loss.detach(), 1)
+            out["g_loss"] = (g_loss.detach().float(), 1)
         return out
 
     def end_epoch(st, means, seconds):
@@ -397,9 +467,9 @@ def train_gan(gan, x: torch.Tensor, y: torch.Tensor | None, cfg, tc, *, opts=Non
         return record, False
 
     state = _fresh_state(done=0, n_d=0)
-    with interruptible(ctl):
-        history = _drive(gan, [opt_g, opt_d], len(x), tc, ctl, state, step, end_epoch, progress,
-                         noise=noise)
+    with interruptible(ctl), fast_cpu_math(accel.device):
+        history = _drive(gan, [opt_g, opt_d], feed, tc, ctl, state, step, end_epoch, progress,
+                         noise=noise, scalers=[scaler_g, scaler_d])
     G.eval()
     return history
 
@@ -414,12 +484,13 @@ def train_classifier(model, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tenso
     params = list(model.parameters())
     total = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
 
-    def step(idx, st):
+    def step(batch, st):
+        xb, yb = batch
         set_lr([opt], [cfg.lr], LR_SCHEDULES["linear"](st["batches"] / total) * st["lr_scale"])
-        out = model.loss(x[idx], y[idx])
+        out = model.loss(xb, yb)
         descend(opt, out["loss"], params, ctl.grad_clip)
         st["step"] += 1
-        return {k: (v.detach(), len(idx)) for k, v in out.items()}
+        return {k: (v.detach(), len(xb)) for k, v in out.items()}
 
     def end_epoch(st, means, seconds):
         record = {"epoch": st["epoch"], "step": st["step"], **{f"train_{k}": v for k, v in means.items()}}
@@ -431,7 +502,7 @@ def train_classifier(model, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tenso
         return record, False
 
     state = _fresh_state()
-    with interruptible(ctl):
-        history = _drive(model, [opt], len(x), cfg, ctl, state, step, end_epoch, progress)
+    with interruptible(ctl), fast_cpu_math(torch.device("cpu")):
+        history = _drive(model, [opt], TensorFeed(x, y), cfg, ctl, state, step, end_epoch, progress)
     model.eval()
     return history

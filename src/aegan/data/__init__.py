@@ -19,6 +19,7 @@ from .base import SPLITS, Dataset, check_split, holdout_split
 from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
 from .images import load_image_folder
 from .normalize import Normalizer
+from .npy_rows import NpyRows
 from .tables import load_csv
 from .toy2d import toy_loader
 
@@ -76,10 +77,12 @@ FILE_LOADERS: dict[str, Callable[..., Dataset]] = {
 
 def load_dataset(spec: str, split: str = "train", *, data_dir: str | None = None,
                  image_size: int | None = None, channels: int | None = None,
-                 label_column: str | int | None = None) -> Dataset:
-    """A dataset by registered name, or from a file or folder path."""
+                 label_column: str | int | None = None, stream: str = "auto") -> Dataset:
+    """A dataset by registered name, or from a file or folder path. `stream`: whether a .npy is
+    read lazily from disk while training ("on", "off", "auto": from 1 GiB on)."""
     check_split(split)
-    opts = dict(data_dir=data_dir, image_size=image_size, channels=channels, label_column=label_column)
+    opts = dict(data_dir=data_dir, image_size=image_size, channels=channels, label_column=label_column,
+                stream=stream)
     if spec in DATASETS:
         ds = DATASETS[spec](split, **opts)
     else:
@@ -97,8 +100,16 @@ def load_dataset(spec: str, split: str = "train", *, data_dir: str | None = None
             raise DataError(f"no dataset named {spec!r} and no file or folder at {path}; "
                             f"known names: {', '.join(DATASETS)}; for fashion-mnist: {INSTALL_HINT}")
     if ds.kind == "image" and image_size and ds.shape[1:] != (image_size, image_size):
+        if is_streamed(ds):
+            raise DataError(f"{ds.source}: --image-size {image_size} cannot resize a file read lazily from disk "
+                            f"(its images are {ds.shape[1]}x{ds.shape[2]}); resize the file first, or use --stream off")
         ds.x = _resize(ds.x, image_size)
     return ds
+
+
+def is_streamed(ds: Dataset) -> bool:
+    """Whether the dataset's rows are read from disk on demand (a large .npy) rather than held."""
+    return isinstance(ds.x, NpyRows)
 
 
 def _resize(x: np.ndarray, size: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DataError
 from .base import Dataset, as_labels, check_split, holdout_split
+from .npy_rows import STREAM_BYTES, NpyRows, read_header
 
 X_KEYS = ("x", "X", "data", "images", "arr_0")
 Y_KEYS = ("y", "Y", "labels", "targets", "arr_1")
@@ -69,7 +70,49 @@ def _pickle_msg(e: Exception) -> str:
     return text
 
 
-def load_npy(path: Path, split: str, **_) -> Dataset:
+STREAM_CHOICES = ("auto", "on", "off")
+
+
+def example_layout(shape: tuple[int, ...], source: str) -> tuple[tuple[int, ...], str, bool]:
+    """(shape of one example, kind, stored channels-last?) of an array of `shape`, by the rules
+    of `as_examples`."""
+    if len(shape) == 2:
+        return shape[1:], "table", False
+    if len(shape) == 3:
+        return (1, *shape[1:]), "image", False
+    if len(shape) == 4:
+        if shape[-1] in (1, 3, 4) and shape[1] not in (1, 3, 4):
+            return (shape[3], shape[1], shape[2]), "image", True
+        return shape[1:], "image", False
+    raise DataError(f"{source}: array of shape {shape} (rank {len(shape)}); expected (N, D) for a table, "
+                    "(N, H, W) or (N, C, H, W) for images")
+
+
+def _lazy_npy(path: Path) -> Dataset:
+    """A .npy read row by row from disk (NpyRows): nothing of it is loaded here."""
+    shape, fortran, dtype, offset = read_header(path)
+    if dtype.kind not in "biuf" or dtype.hasobject:
+        raise DataError(f"{path}: arrays of dtype {dtype} cannot be training data; expected numbers")
+    if fortran and len(shape) > 1:
+        raise DataError(f"{path}: the array is stored in Fortran order, so its rows cannot be read one at a "
+                        "time; save it with numpy.save(path, numpy.ascontiguousarray(x)) or use --stream off")
+    example, kind, channels_last = example_layout(shape, str(path))
+    if dtype.kind == "b":
+        dtype = np.dtype(np.uint8)  # the same bytes
+    rows = NpyRows(path, offset, dtype, shape, example, channels_last)
+    if path.stat().st_size < offset + rows.nbytes:
+        raise DataError(f"{path}: the file is shorter than its header says ({shape} {dtype}); it is truncated")
+    check_finite(rows, str(path))
+    return Dataset(rows, kind, path.stem, source=str(path))
+
+
+def load_npy(path: Path, split: str, stream: str = "auto", **_) -> Dataset:
+    """A .npy file: memory-mapped and loaded for training, or with --stream on (auto: files of
+    1 GiB and more) read batch by batch from disk while training."""
+    if stream not in STREAM_CHOICES:
+        raise DataError(f"--stream {stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
+    if stream == "on" or (stream == "auto" and path.stat().st_size >= STREAM_BYTES):
+        return holdout_split(_lazy_npy(path), split)
     try:
         x = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:

@@ -57,7 +57,7 @@ class Dataset:
 
     def subset(self, idx: np.ndarray) -> "Dataset":
         return Dataset(
-            x=self.x[idx], kind=self.kind, name=self.name,
+            x=self.x.subset(idx) if hasattr(self.x, "subset") else self.x[idx], kind=self.kind, name=self.name,
             y=None if self.y is None else self.y[idx], classes=self.classes,
             names=None if self.names is None else [self.names[i] for i in idx],
             source=self.source, extra=dict(self.extra),

@@ -19,6 +19,23 @@ IMAGE_TARGETS = ("unit", "symmetric")
 TABLE_TARGETS = ("standard", "none")
 
 
+def _column_stats(x) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and (population) standard deviation; chunk by chunk for rows read from disk."""
+    if not hasattr(x, "chunks"):
+        xf = np.asarray(x, dtype=np.float64)
+        return xf.mean(0), xf.std(0)
+    n, mean, m2 = 0, 0.0, 0.0
+    for c in x.chunks():  # Chan et al.'s pairwise update of mean and sum of squared deviations
+        c = np.asarray(c, dtype=np.float64)
+        k, cm = len(c), c.mean(0)
+        cm2 = ((c - cm) ** 2).sum(0)
+        delta = cm - mean
+        mean = mean + delta * k / (n + k)
+        m2 = m2 + cm2 + delta ** 2 * n * k / (n + k)
+        n += k
+    return np.asarray(mean), np.sqrt(np.asarray(m2) / n)
+
+
 @dataclass
 class Normalizer:
     target: str
@@ -40,13 +57,18 @@ class Normalizer:
         if kind == "table":
             if target == "none":
                 return cls(target)
-            xf = np.asarray(x, dtype=np.float64)
-            std = xf.std(0)
+            mean, std = _column_stats(x)
             std[std < 1e-12] = 1.0  # constant columns stay constant instead of dividing by 0
-            return cls(target, mean=xf.mean(0).tolist(), std=std.tolist())
+            return cls(target, mean=mean.tolist(), std=std.tolist())
         if x.dtype == np.uint8:
             return cls(target, 0.0, 255.0, 0.0, 1.0)
-        lo, hi = float(np.min(x)), float(np.max(x))
+        if hasattr(x, "chunks"):  # read from disk: one pass, a chunk at a time
+            lo = hi = None
+            for c in x.chunks():
+                lo = min(float(c.min()), lo) if lo is not None else float(c.min())
+                hi = max(float(c.max()), hi) if hi is not None else float(c.max())
+        else:
+            lo, hi = float(np.min(x)), float(np.max(x))
         if lo >= 0.0 and hi <= 1.0:
             return cls(target, 0.0, 1.0, 0.0, 1.0)
         if hi - lo < 1e-12:

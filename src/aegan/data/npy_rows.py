@@ -1,0 +1,117 @@
+"""A `.npy` file read row by row, for data larger than memory.
+
+`NpyRows` looks enough like an array for the loaders and the training feed (`len`, `shape`,
+`ndim`, `dtype`, indexing by an int, a slice or an index array, `subset`) but holds nothing:
+each read is an `os.pread` of the rows asked for (contiguous runs in one call). Unlike a
+memory map, rows read do not stay resident, so a process training on a file several times
+its memory size keeps only the batches in flight. It pickles as the path and the row list, so
+DataLoader workers open their own file handle.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+# --stream auto reads a .npy lazily from this size on (bytes on disk)
+STREAM_BYTES = 1 << 30
+
+
+def read_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, offset of the data) of a .npy file, without reading the data."""
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:
+                raise ValueError(f"format version {version} is not read lazily")
+            shape, fortran, dtype = read(f)
+        except ValueError as e:
+            raise DataError(f"{path}: not a readable .npy file ({e}); expected an array saved by numpy.save") from None
+        return tuple(shape), fortran, dtype, f.tell()
+
+
+class NpyRows:
+    """Rows `rows` (None: all) of the C-ordered array in a .npy file, each example given the
+    layout `example_shape`; `channels_last` examples are stored (H, W, C) and read as (C, H, W)."""
+
+    def __init__(self, path: str | Path, offset: int, dtype: np.dtype, file_shape: tuple[int, ...],
+                 example_shape: tuple[int, ...], channels_last: bool = False, rows: np.ndarray | None = None):
+        self.path, self.offset, self.dtype = str(path), int(offset), np.dtype(dtype)
+        self.file_shape, self.example_shape = tuple(file_shape), tuple(example_shape)
+        self.channels_last = channels_last
+        self.rows = rows
+        self.row_bytes = int(np.prod(file_shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd: tuple[int, int] | None = None  # (pid, fd): a forked worker opens its own
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_fd"} | {"_fd": None}
+
+    def __len__(self) -> int:
+        return self.file_shape[0] if self.rows is None else len(self.rows)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.example_shape)
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self.example_shape)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * self.row_bytes
+
+    def subset(self, idx) -> "NpyRows":
+        sel = np.arange(len(self))[idx]
+        rows = sel if self.rows is None else self.rows[sel]
+        return NpyRows(self.path, self.offset, self.dtype, self.file_shape, self.example_shape,
+                       self.channels_last, np.asarray(rows, dtype=np.int64))
+
+    def _file(self) -> int:
+        if self._fd is None or self._fd[0] != os.getpid():
+            self._fd = (os.getpid(), os.open(self.path, os.O_RDONLY))
+        return self._fd[1]
+
+    def _read(self, file_rows: np.ndarray) -> np.ndarray:
+        """File rows (any order, repeats allowed) -> (k, *example_shape) array."""
+        order = np.argsort(file_rows, kind="stable")
+        sorted_rows = file_rows[order]
+        out = np.empty((len(file_rows), self.row_bytes), dtype=np.uint8)
+        fd, i = self._file(), 0
+        while i < len(sorted_rows):  # one pread per run of consecutive rows
+            j = i + 1
+            while j < len(sorted_rows) and sorted_rows[j] == sorted_rows[j - 1] + 1:
+                j += 1
+            want = (j - i) * self.row_bytes
+            buf = os.pread(fd, want, self.offset + int(sorted_rows[i]) * self.row_bytes)
+            if len(buf) != want:
+                raise DataError(f"{self.path}: the file ends early (truncated while in use?); expected "
+                                f"{self.file_shape[0]} rows of {self.row_bytes} bytes")
+            out[order[i:j]] = np.frombuffer(buf, dtype=np.uint8).reshape(j - i, self.row_bytes)
+            i = j
+        x = out.view(self.dtype).reshape(len(file_rows), *self.file_shape[1:])
+        if self.channels_last:
+            x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+        return x.reshape(len(file_rows), *self.example_shape)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            return self[np.array([idx])][0]
+        sel = np.arange(len(self))[idx]
+        return self._read(sel if self.rows is None else self.rows[sel])
+
+    def __array__(self, dtype=None, copy=None):
+        x = self[:]
+        return x if dtype is None else x.astype(dtype)
+
+    def chunks(self, max_bytes: int = 1 << 26):
+        """The rows in order, a few tens of MB at a time."""
+        step = max(1, max_bytes // max(1, self.row_bytes))
+        for start in range(0, len(self), step):
+            yield self[start:start + step]
