@@ -74,3 +74,15 @@ def test_accel_from_config_rejects_an_unknown_precision():
     with pytest.raises(UsageError, match="fp64"):
         Accel.from_config(TrainConfig(precision="fp64"))
     assert Accel.from_config(TrainConfig()).autocast().__class__.__name__ == "nullcontext"
+
+
+def test_loader_workers_default_to_none_on_the_cpu_and_conv_nets_go_channels_last():
+    acc = Accel()
+    assert acc.loader_workers(None) == 0 and acc.loader_workers(3) == 3
+    from aegan.config import ModelConfig
+    from aegan.models import build_model
+    net = acc.place(build_model(ModelConfig(family="ae", arch="conv"), "image", (1, 28, 28), (0.0, 1.0)))
+    w = net.encoder.convs[3].weight  # 32 -> 64 channels (with 1 input channel both layouts agree)
+    assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    Accel.release(net)
+    assert net.encoder.convs[3].weight.is_contiguous()

@@ -86,7 +86,8 @@ def _trained_classifier(run, ds) -> int:
 def _data_parallel_note() -> None:
     from . import distributed
     if distributed.active():
-        print(f"data-parallel over {distributed.size()} processes (torch.distributed, gloo): the weights ended "
+        print(f"data-parallel over {distributed.size()} processes (torch.distributed, "
+              f"{distributed.dist.get_backend()}): the weights ended "
               "identical on every process")
 
 

@@ -123,8 +123,9 @@ class TrainConfig:
                      choices=("auto", "cpu", "cuda", "mps"))
     precision: str = _f("fp32", "arithmetic of the forward pass: fp32, or bf16/fp16 autocast (fp16 with a gradient "
                                 "scaler) for GPUs; on a CPU fp32 is the fast one", choices=("fp32", "bf16", "fp16"))
-    workers: int = _f(2, "processes reading batches from disk for data streamed from a .npy (--stream); "
-                         "0 reads them in the training process")
+    workers: typing.Optional[int] = _f(None, "processes reading batches from disk for data streamed from a .npy "
+                                             "(--stream); 0 reads them in the training process; default: 0 when "
+                                             "training on the CPU (readers would take its cores), 4 with a GPU")
     compile: bool = _f(False, "compile the training step with torch.compile (a GPU, or a CPU with a C++ compiler; "
                               "the first steps take a while)")
 
@@ -285,7 +286,8 @@ def validate(model: ModelConfig | None, train: TrainConfig) -> None:
         (train.checkpoint_steps >= 0, f"--checkpoint-steps {train.checkpoint_steps} must be zero (off) or positive"),
         (train.keep_checkpoints >= 1, f"--keep-checkpoints {train.keep_checkpoints} must be at least 1"),
         (train.grad_clip is None or train.grad_clip > 0, f"--grad-clip {train.grad_clip} must be positive, e.g. 1.0"),
-        (train.workers >= 0, f"--workers {train.workers} must be zero (read in the training process) or positive"),
+        (train.workers is None or train.workers >= 0,
+         f"--workers {train.workers} must be zero (read in the training process) or positive"),
         (model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
         (model.noise_level >= 0 and (model.noise != "mask" or model.noise_level < 1),
          f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),

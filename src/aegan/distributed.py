@@ -7,7 +7,8 @@ command line stays the global one. After each backward pass the gradients are av
 all processes before the optimiser step (what DistributedDataParallel does, in one flat
 all-reduce per step), so every process holds the same weights; batch-norm statistics are
 averaged at the end of each epoch. Only rank 0 writes the run folder, prints and checkpoints.
-The process group uses gloo: aegan trains on the CPU so far.
+Where CUDA is available the group routes CUDA tensors through NCCL and CPU tensors (stop
+flags, epoch sums) through gloo; each process trains on the GPU of its LOCAL_RANK (accel.py).
 Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op."""
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ def setup() -> bool:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     if not dist.is_initialized():
-        dist.init_process_group("gloo")  # aegan trains on the CPU; NCCL comes with GPU training
+        dist.init_process_group(backend())
     return True
+
+
+def backend() -> str:
+    """gloo on CPUs; with CUDA, NCCL for CUDA tensors and gloo for the CPU ones."""
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        return "cpu:gloo,cuda:nccl"
+    return "gloo"
 
 
 def teardown() -> None:

@@ -162,7 +162,7 @@ def fit_gan(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, ov
 
     with finishing(run.path, tb):
         train_gan(gan, feed, None, cfg, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl, accel=accel)
-    gan.cpu()
+    accel.release(gan)
     run.history = history
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, gan)

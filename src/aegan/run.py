@@ -258,7 +258,7 @@ def training_feed(ds: Dataset, normalizer: Normalizer, tc, accel: Accel, labels:
     processes."""
     y = ds.y if labels else None
     if is_streamed(ds):
-        return StreamFeed(ds.x, normalizer, y, accel.device, tc.workers)
+        return StreamFeed(ds.x, normalizer, y, accel.device, accel.loader_workers(tc.workers))
     return TensorFeed(normalizer.transform(ds.x), None if y is None else torch.from_numpy(y), accel.device)
 
 
@@ -313,7 +313,7 @@ def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwr
     with finishing(path, tb):
         run.history = train_autoencoder(model, x_train, x_val, tc, opt=opt, on_epoch=on_epoch, progress=progress,
                                         control=ctl, accel=accel)
-    model.cpu()
+    accel.release(model)
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, model)  # the best weights, if restored
         checkpoint.save_state(run.path / checkpoint.STATE, {

@@ -350,7 +350,7 @@ def train_autoencoder(model, x_train, x_val, cfg, *,
     """
     ctl = control or Control()
     accel = accel or Accel()
-    model.to(accel.device)
+    accel.place(model)
     feed, val = _feed(x_train, accel), _feed(x_val, accel)
     opt = opt if opt is not None else make_optimizer(model, cfg)
     params = list(model.parameters())
@@ -406,7 +406,7 @@ def train_gan(gan, x, y: torch.Tensor | None, cfg, tc, *, opts=None,
     spec = GAN_LOSSES[cfg.loss]
     ctl = control or Control()
     accel = accel or Accel()
-    gan.to(accel.device)
+    accel.place(gan)
     feed = x if hasattr(x, "iterate") else TensorFeed(x, y, accel.device)
     G, D = gan.generator, gan.discriminator
     opt_g, opt_d = opts if opts is not None else make_gan_optimizers(gan, cfg)

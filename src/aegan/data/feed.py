@@ -5,8 +5,8 @@ is one `index_select` (no per-example `__getitem__`, no collate). The fast path,
 fits in memory.
 
 `StreamFeed`: rows read from disk batch by batch (a large `.npy` read lazily, see
-`data/npy_rows.py`) by DataLoader worker processes, normalised there, handed over in pinned
-memory when training on a GPU. Only a few batches are in memory at a time, so the data can be
+`data/npy_rows.py`) by a DataLoader, in the training process or in worker processes, normalised
+there, handed over in pinned memory when training on a GPU. Only a few batches are in memory at a time, so the data can be
 many times larger than the machine's memory.
 
 Both take the driver's index batches, so batch order, resume and torchrun sharding are the
@@ -66,7 +66,7 @@ class StreamFeed:
     numpy, pickled cheaply into workers), normalised batch by batch by `workers` processes."""
 
     def __init__(self, rows, normalizer, y: np.ndarray | None = None, device: torch.device | None = None,
-                 workers: int = 2):
+                 workers: int = 0):
         self.rows, self.normalizer, self.y = rows, normalizer, y
         self.device = device or torch.device("cpu")
         self.workers = workers
