@@ -103,3 +103,28 @@ def test_header_is_read_without_the_data(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 4), np.int16))
     shape, fortran, dtype, offset = read_header(tmp_path / "x.npy")
     assert shape == (3, 4) and not fortran and dtype == np.int16 and offset % 64 == 0
+
+
+def test_an_image_folder_streams_like_it_loads(cli, tmp_path):
+    from PIL import Image
+    from aegan.data.images import ImageFiles
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        d = tmp_path / "imgs" / ("cat" if i % 2 else "dog")
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(d / f"{i:03d}.png")
+    lazy = load_dataset(str(tmp_path / "imgs"), "train", stream="on", image_size=8)
+    full = load_dataset(str(tmp_path / "imgs"), "train", stream="off", image_size=8)
+    assert isinstance(lazy.x, ImageFiles) and lazy.shape == full.shape == (3, 8, 8)
+    np.testing.assert_array_equal(np.asarray(lazy.x), full.x)
+    np.testing.assert_array_equal(lazy.y, full.y)
+    assert lazy.names == full.names
+    runs = {}
+    for stream in ("on", "off"):
+        out = tmp_path / f"run-{stream}"
+        r = cli("train", "gan", "--data", tmp_path / "imgs", "--image-size", "8", "--conditional", "--arch", "mlp",
+                "--stream", stream, "--epochs", "2", "--batch-size", "8", "--out", out, "--quiet")
+        assert r.code == 0, r.err
+        runs[stream] = load_file(str(out / "model.safetensors"))
+    for k, v in runs["off"].items():
+        np.testing.assert_array_equal(runs["on"][k], v, err_msg=k)

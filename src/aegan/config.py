@@ -37,8 +37,8 @@ class DataConfig:
     channels: typing.Optional[int] = _f(None, "image channels: 1 (grey) or 3 (RGB); default: as the images are",
                                         choices=(1, 3))
     label_column: typing.Optional[str] = _f(None, "CSV column (name or index) holding class labels")
-    stream: str = _f("auto", "read a .npy from disk batch by batch while training instead of loading it (for data "
-                             "larger than memory): on, off, or auto (files of 1 GiB and more)",
+    stream: str = _f("auto", "read a .npy or an image folder from disk batch by batch while training instead of "
+                             "loading it (for data larger than memory): on, off, or auto (from 1 GiB of pixels)",
                      choices=("auto", "on", "off"))
     normalize: str = _f("auto", "value map into the model: unit [0,1] or symmetric [-1,1] for images; "
                                 "standard or none for tables", choices=("auto", "unit", "symmetric", "standard", "none"))

@@ -48,8 +48,61 @@ def _to_array(img: Image.Image, grey: bool, size: tuple[int, int] | None) -> np.
     return a[None] if grey else a.transpose(2, 0, 1)  # (1, H, W) or (3, H, W)
 
 
+def _header(path: Path) -> tuple[str, tuple[int, int]]:
+    """(mode, size) of an image file from its header, without decoding the pixels."""
+    try:
+        with Image.open(path) as img:
+            return img.mode, img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        why = "empty file" if path.stat().st_size == 0 else (str(e) or type(e).__name__)
+        raise DataError(f"{path}: not a readable image ({why}); remove it or replace it with a PNG/JPEG") from None
+
+
+class ImageFiles:
+    """Image files decoded on demand, batch by batch, for folders larger than memory: looks
+    enough like a (N, C, H, W) uint8 array for the training feed (len, shape, indexing, subset)."""
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, files: list[Path], grey: bool, size: tuple[int, int], rows: np.ndarray | None = None):
+        self.files, self.grey, self.size, self.rows = files, grey, size, rows
+
+    def __len__(self) -> int:
+        return len(self.files) if self.rows is None else len(self.rows)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), 1 if self.grey else 3, self.size[1], self.size[0])
+
+    def subset(self, idx) -> "ImageFiles":
+        sel = np.arange(len(self))[idx]
+        return ImageFiles(self.files, self.grey, self.size, sel if self.rows is None else self.rows[sel])
+
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            return self[np.array([idx])][0]
+        sel = np.arange(len(self))[idx]
+        rows = sel if self.rows is None else self.rows[sel]
+        if not len(rows):
+            return np.empty((0, *self.shape[1:]), np.uint8)
+        return np.stack([_to_array(_open(self.files[r]), self.grey, self.size) for r in rows])
+
+    def __array__(self, dtype=None, copy=None):
+        x = self[:]
+        return x if dtype is None else x.astype(dtype)
+
+    def chunks(self, max_bytes: int = 1 << 26):
+        step = max(1, max_bytes // max(1, int(np.prod(self.shape[1:]))))
+        for start in range(0, len(self), step):
+            yield self[start:start + step]
+
+
 def load_image_folder(folder: Path, split: str, image_size: int | None = None,
-                      channels: int | None = None, **_) -> Dataset:
+                      channels: int | None = None, stream: str = "auto", **_) -> Dataset:
+    """With --stream on (auto: when the decoded images would take 1 GiB or more) the images are
+    only probed here and decoded batch by batch while training."""
+    from .npy_rows import STREAM_BYTES
     check_split(split)
     if image_size is not None and image_size < 1:
         raise UsageError(f"--image-size {image_size} must be a positive number of pixels")
@@ -66,16 +119,24 @@ def load_image_folder(folder: Path, split: str, image_size: int | None = None,
     class_of = [r.parts[0] if len(r.parts) > 1 else None for r in rel]
     labelled = all(c is not None for c in class_of)
     classes = sorted(set(class_of)) if labelled else None
-    images = [_open(p) for p in files]
-    grey = channels == 1 if channels else all(im.mode in GREY_MODES for im in images)
+    if stream == "off":
+        images = [_open(p) for p in files]
+        headers = [(im.mode, im.size) for im in images]
+    else:
+        images, headers = None, [_header(p) for p in files]
+    grey = channels == 1 if channels else all(mode in GREY_MODES for mode, _ in headers)
     size = (image_size, image_size) if image_size else None
     if size is None:
-        sizes = {im.size for im in images}
+        sizes = {s for _, s in headers}
         if len(sizes) > 1:
             shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
             raise DataError(f"{folder}: images of different sizes ({shown}); "
                             "pass --image-size N to resize them all to N x N")
-    x = np.stack([_to_array(im, grey, size) for im in images])
+    lazy = ImageFiles(files, grey, size or headers[0][1])
+    if stream == "on" or (stream == "auto" and int(np.prod(lazy.shape)) >= STREAM_BYTES):
+        x = lazy
+    else:
+        x = np.stack([_to_array(im, grey, size) for im in (images or (_open(p) for p in files))])
     y = np.array([classes.index(c) for c in class_of], dtype=np.int64) if labelled else None
     names = [str(p.relative_to(folder)) for p in files]
     ds = Dataset(x, "image", folder.name, y=y, classes=classes, names=names, source=str(folder))
