@@ -17,9 +17,9 @@ from ..errors import DataError
 from .arrays import load_npy, load_npz
 from .base import SPLITS, Dataset, check_split, holdout_split
 from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
-from .images import ImageFiles, load_image_folder
+from .images import load_image_folder
 from .normalize import Normalizer
-from .npy_rows import NpyRows
+from .lazy import LazyRows
 from .tables import load_csv
 from .toy2d import toy_loader
 
@@ -110,7 +110,7 @@ def load_dataset(spec: str, split: str = "train", *, data_dir: str | None = None
 def is_streamed(ds: Dataset) -> bool:
     """Whether the dataset's rows are read from disk on demand (a large .npy, an image folder)
     rather than held in memory."""
-    return isinstance(ds.x, (NpyRows, ImageFiles))
+    return isinstance(ds.x, LazyRows)
 
 
 def _resize(x: np.ndarray, size: int) -> np.ndarray:

@@ -5,7 +5,7 @@ is one `index_select` (no per-example `__getitem__`, no collate). The fast path,
 fits in memory.
 
 `StreamFeed`: rows read from disk batch by batch (a large `.npy` read lazily, see
-`data/npy_rows.py`, or an image folder decoded lazily, `data/images.py`) by a DataLoader, in the training process or in worker processes, normalised
+`data/npy_rows.py`, or an image folder decoded lazily, `data/images.py`; both `data/lazy.py`) by a DataLoader, in the training process or in worker processes, normalised
 there, handed over in pinned memory when training on a GPU. Only a few batches are in memory at a time, so the data can be
 many times larger than the machine's memory.
 

@@ -10,6 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError, UsageError
 from .base import Dataset, check_split, holdout_split
+from .lazy import LazyRows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
@@ -58,44 +59,24 @@ def _header(path: Path) -> tuple[str, tuple[int, int]]:
         raise DataError(f"{path}: not a readable image ({why}); remove it or replace it with a PNG/JPEG") from None
 
 
-class ImageFiles:
-    """Image files decoded on demand, batch by batch, for folders larger than memory: looks
-    enough like a (N, C, H, W) uint8 array for the training feed (len, shape, indexing, subset)."""
+class ImageFiles(LazyRows):
+    """Image files decoded on demand, batch by batch, for folders larger than memory: an
+    (N, C, H, W) uint8 array-like (data/lazy.py)."""
 
     dtype = np.dtype(np.uint8)
-    ndim = 4
 
     def __init__(self, files: list[Path], grey: bool, size: tuple[int, int], rows: np.ndarray | None = None):
         self.files, self.grey, self.size, self.rows = files, grey, size, rows
+        self.example_shape = (1 if grey else 3, size[1], size[0])
 
-    def __len__(self) -> int:
-        return len(self.files) if self.rows is None else len(self.rows)
+    def _source_len(self) -> int:
+        return len(self.files)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (len(self), 1 if self.grey else 3, self.size[1], self.size[0])
+    def _with_rows(self, rows: np.ndarray) -> "ImageFiles":
+        return ImageFiles(self.files, self.grey, self.size, rows)
 
-    def subset(self, idx) -> "ImageFiles":
-        sel = np.arange(len(self))[idx]
-        return ImageFiles(self.files, self.grey, self.size, sel if self.rows is None else self.rows[sel])
-
-    def __getitem__(self, idx) -> np.ndarray:
-        if isinstance(idx, (int, np.integer)):
-            return self[np.array([idx])][0]
-        sel = np.arange(len(self))[idx]
-        rows = sel if self.rows is None else self.rows[sel]
-        if not len(rows):
-            return np.empty((0, *self.shape[1:]), np.uint8)
-        return np.stack([_to_array(_open(self.files[r]), self.grey, self.size) for r in rows])
-
-    def __array__(self, dtype=None, copy=None):
-        x = self[:]
-        return x if dtype is None else x.astype(dtype)
-
-    def chunks(self, max_bytes: int = 1 << 26):
-        step = max(1, max_bytes // max(1, int(np.prod(self.shape[1:]))))
-        for start in range(0, len(self), step):
-            yield self[start:start + step]
+    def _read(self, file_rows: np.ndarray) -> np.ndarray:
+        return np.stack([_to_array(_open(self.files[r]), self.grey, self.size) for r in file_rows])
 
 
 def load_image_folder(folder: Path, split: str, image_size: int | None = None,

@@ -1,8 +1,6 @@
 """A `.npy` file read row by row, for data larger than memory.
 
-`NpyRows` looks enough like an array for the loaders and the training feed (`len`, `shape`,
-`ndim`, `dtype`, indexing by an int, a slice or an index array, `subset`) but holds nothing:
-each read is an `os.pread` of the rows asked for (contiguous runs in one call). Unlike a
+`NpyRows` is a `LazyRows` (data/lazy.py): array-like, but it holds nothing: each read is an `os.pread` of the rows asked for (contiguous runs in one call). Unlike a
 memory map, rows read do not stay resident, so a process training on a file several times
 its memory size keeps only the batches in flight. It pickles as the path and the row list, so
 DataLoader workers open their own file handle.
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .lazy import LazyRows
 
 # --stream auto reads a .npy lazily from this size on (bytes on disk)
 STREAM_BYTES = 1 << 30
@@ -36,7 +35,7 @@ def read_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         return tuple(shape), fortran, dtype, f.tell()
 
 
-class NpyRows:
+class NpyRows(LazyRows):
     """Rows `rows` (None: all) of the C-ordered array in a .npy file, each example given the
     layout `example_shape`; `channels_last` examples are stored (H, W, C) and read as (C, H, W)."""
 
@@ -52,26 +51,16 @@ class NpyRows:
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_fd"} | {"_fd": None}
 
-    def __len__(self) -> int:
-        return self.file_shape[0] if self.rows is None else len(self.rows)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (len(self), *self.example_shape)
-
-    @property
-    def ndim(self) -> int:
-        return 1 + len(self.example_shape)
-
     @property
     def nbytes(self) -> int:
         return len(self) * self.row_bytes
 
-    def subset(self, idx) -> "NpyRows":
-        sel = np.arange(len(self))[idx]
-        rows = sel if self.rows is None else self.rows[sel]
+    def _source_len(self) -> int:
+        return self.file_shape[0]
+
+    def _with_rows(self, rows: np.ndarray) -> "NpyRows":
         return NpyRows(self.path, self.offset, self.dtype, self.file_shape, self.example_shape,
-                       self.channels_last, np.asarray(rows, dtype=np.int64))
+                       self.channels_last, rows)
 
     def _file(self) -> int:
         if self._fd is None or self._fd[0] != os.getpid():
@@ -79,7 +68,6 @@ class NpyRows:
         return self._fd[1]
 
     def _read(self, file_rows: np.ndarray) -> np.ndarray:
-        """File rows (any order, repeats allowed) -> (k, *example_shape) array."""
         order = np.argsort(file_rows, kind="stable")
         sorted_rows = file_rows[order]
         out = np.empty((len(file_rows), self.row_bytes), dtype=np.uint8)
@@ -99,19 +87,3 @@ class NpyRows:
         if self.channels_last:
             x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
         return x.reshape(len(file_rows), *self.example_shape)
-
-    def __getitem__(self, idx) -> np.ndarray:
-        if isinstance(idx, (int, np.integer)):
-            return self[np.array([idx])][0]
-        sel = np.arange(len(self))[idx]
-        return self._read(sel if self.rows is None else self.rows[sel])
-
-    def __array__(self, dtype=None, copy=None):
-        x = self[:]
-        return x if dtype is None else x.astype(dtype)
-
-    def chunks(self, max_bytes: int = 1 << 26):
-        """The rows in order, a few tens of MB at a time."""
-        step = max(1, max_bytes // max(1, self.row_bytes))
-        for start in range(0, len(self), step):
-            yield self[start:start + step]
