@@ -4,7 +4,8 @@ and torch.compile (`--compile`).
 fp32 is the default everywhere. bf16 and fp16 run the forward pass under autocast (matrix
 products in half precision, reductions and losses in fp32); fp16 adds a gradient scaler, whose
 skipped steps (overflow while it finds its scale) are normal and not a divergence. On a CPU the
-half-precision modes work but are rarely faster: fp32 is what to use there."""
+half-precision modes work too; whether they are faster depends on the network (the speed table
+of BENCHMARKS.md measures it)."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ class TrainConfig:
     device: str = _f("auto", "where to train: auto (a CUDA GPU, else Apple's MPS, else the CPU), cpu, cuda, mps",
                      choices=("auto", "cpu", "cuda", "mps"))
     precision: str = _f("fp32", "arithmetic of the forward pass: fp32, or bf16/fp16 autocast (fp16 with a gradient "
-                                "scaler) for GPUs; on a CPU fp32 is the fast one", choices=("fp32", "bf16", "fp16"))
+                                "scaler), mainly for GPUs", choices=("fp32", "bf16", "fp16"))
     workers: typing.Optional[int] = _f(None, "processes reading batches from disk for data streamed from a .npy "
                                              "(--stream); 0 reads them in the training process; default: 0 when "
                                              "training on the CPU (readers would take its cores), 4 with a GPU")
