@@ -123,8 +123,8 @@ class TrainConfig:
                      choices=("auto", "cpu", "cuda", "mps"))
     precision: str = _f("fp32", "arithmetic of the forward pass: fp32, or bf16/fp16 autocast (fp16 with a gradient "
                                 "scaler), mainly for GPUs", choices=("fp32", "bf16", "fp16"))
-    workers: typing.Optional[int] = _f(None, "processes reading batches from disk for data streamed from a .npy "
-                                             "(--stream); 0 reads them in the training process; default: 0 when "
+    workers: typing.Optional[int] = _f(None, "processes reading batches from disk for a streamed .npy or image "
+                                             "folder (--stream); 0 reads them in the training process; None: 0 when "
                                              "training on the CPU (readers would take its cores), 4 with a GPU")
     compile: bool = _f(False, "compile the training step with torch.compile (a GPU, or a CPU with a C++ compiler; "
                               "the first steps take a while)")
