@@ -52,17 +52,12 @@ def evaluate(model, x, batch_size: int = 512, y: torch.Tensor | None = None,
     was = model.training
     model.eval()
     sums: dict[str, torch.Tensor] = {}
-    with accel.autocast() if accel is not None else _null():
+    with (accel or Accel()).autocast():
         for xb, yb in feed.iterate(batches(len(feed), batch_size, None)):
             for k, v in (model.loss(xb, yb) if labelled else model.loss(xb)).items():
                 sums[k] = sums.get(k, 0) + v.detach().float() * len(xb)
     model.train(was)
     return {k: float(v) / len(feed) for k, v in sums.items()}
-
-
-@contextmanager
-def _null():
-    yield
 
 
 def _fused(params) -> dict:
@@ -206,13 +201,15 @@ def _drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: di
         for scaler, sd in zip(scalers, resume.get("scalers", [])):
             scaler.load_state_dict(sd)
         gen.set_state(resume["rng"]["gen_epoch"])
-        torch.set_rng_state(resume["rng"]["torch"])
+        _set_rng(resume["rng"])
     distributed.broadcast_state(model)  # under torchrun: every process starts from rank 0's weights
 
     def snapshot(gen_epoch) -> dict:
         return {"loop": copy.deepcopy(state), "optimizers": [copy.deepcopy(o.state_dict()) for o in opts],
                 "scalers": [s.state_dict() for s in scalers],
-                "rng": {"gen_epoch": gen_epoch, "gen": gen.get_state(), "torch": torch.get_rng_state()}}
+                "rng": {"gen_epoch": gen_epoch, "gen": gen.get_state(), "torch": torch.get_rng_state(),
+                        # the GPU's generators (a VAE's sampling, a DAE's noise run there)
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []}}
 
     recover = ctl.on_nan == "recover"
 
@@ -281,7 +278,7 @@ def _drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: di
             state["lr_scale"] = scale
             state["recoveries"] = state.get("recoveries", 0) + 1
             gen.set_state(good["rng"]["gen_epoch"])
-            torch.set_rng_state(good["rng"]["torch"])
+            _set_rng(good["rng"])
             resume = {"rng": good["rng"]}
             event = {"event": "nan_recover", "at": where, "lr_scale": scale}
             if ctl.log is not None:
@@ -312,6 +309,13 @@ def _drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: di
         raise AeganError(f"the {distributed.size()} training processes ended with different weights; "
                          "this is a bug in aegan, please report it")
     return state["history"]
+
+
+def _set_rng(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    cuda = rng.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _interrupt(ctl: Control, save, gen_epoch, state) -> None:
