@@ -311,6 +311,9 @@ def cmd_data(args) -> int:
     print(f"{ds.name}: {len(ds)} examples, {ds.kind} of shape {ds.shape}, dtype {ds.x.dtype}, "
           f"split {args.split or 'train'}")
     print(f"source: {ds.source}")
+    from .data import is_streamed
+    if is_streamed(ds):
+        print("read from disk batch by batch while training (--stream); not loaded into memory")
     if ds.y is not None:
         counts = np.bincount(ds.y, minlength=ds.num_classes or 0)
         names = ds.classes or [str(i) for i in range(len(counts))]
