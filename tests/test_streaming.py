@@ -102,6 +102,12 @@ def test_bad_streamed_files(cli, tmp_path):
     assert not any((tmp_path / f"r{i}").exists() for i in range(1, 6))
 
 
+def test_a_bad_stream_value_is_refused():
+    from aegan.errors import UsageError
+    with pytest.raises(UsageError, match="--stream 'maybe'"):
+        load_dataset("digits", stream="maybe")
+
+
 def test_header_is_read_without_the_data(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 4), np.int16))
     shape, fortran, dtype, offset = read_header(tmp_path / "x.npy")
@@ -125,8 +131,9 @@ def test_an_image_folder_streams_like_it_loads(cli, tmp_path):
     runs = {}
     for stream in ("on", "off"):
         out = tmp_path / f"run-{stream}"
+        workers = ["--workers", "2"] if stream == "on" else []  # two loader processes: the same batches
         r = cli("train", "gan", "--data", tmp_path / "imgs", "--image-size", "8", "--conditional", "--arch", "mlp",
-                "--stream", stream, "--epochs", "2", "--batch-size", "8", "--out", out, "--quiet")
+                "--stream", stream, *workers, "--epochs", "2", "--batch-size", "8", "--out", out, "--quiet")
         assert r.code == 0, r.err
         runs[stream] = load_file(str(out / "model.safetensors"))
     for k, v in runs["off"].items():

@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import DataError
-from .arrays import load_npy, load_npz
+from ..errors import DataError, UsageError
+from .arrays import STREAM_CHOICES, load_npy, load_npz
 from .base import SPLITS, Dataset, check_split, holdout_split
 from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
 from .images import load_image_folder
@@ -81,6 +81,8 @@ def load_dataset(spec: str, split: str = "train", *, data_dir: str | None = None
     """A dataset by registered name, or from a file or folder path. `stream`: whether a .npy is
     read lazily from disk while training ("on", "off", "auto": from 1 GiB on)."""
     check_split(split)
+    if stream not in STREAM_CHOICES:
+        raise UsageError(f"--stream {stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
     opts = dict(data_dir=data_dir, image_size=image_size, channels=channels, label_column=label_column,
                 stream=stream)
     if spec in DATASETS:

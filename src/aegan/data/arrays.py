@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..errors import DataError
 from .base import Dataset, as_labels, check_split, holdout_split
 from .npy_rows import STREAM_BYTES, NpyRows, read_header
 
@@ -109,8 +109,6 @@ def _lazy_npy(path: Path) -> Dataset:
 def load_npy(path: Path, split: str, stream: str = "auto", **_) -> Dataset:
     """A .npy file: memory-mapped and loaded for training, or with --stream on (auto: files of
     1 GiB and more) read batch by batch from disk while training."""
-    if stream not in STREAM_CHOICES:
-        raise UsageError(f"--stream {stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
     if stream == "on" or (stream == "auto" and path.stat().st_size >= STREAM_BYTES):
         return holdout_split(_lazy_npy(path), split)
     try:
