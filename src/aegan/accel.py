@@ -94,8 +94,8 @@ class Accel:
 
     def loader_workers(self, asked: int | None) -> int:
         """Loader processes for data read from disk: as asked, else none when training on the CPU
-        (on a 2-core machine two readers made a streamed epoch 2.1x slower and tripled the memory:
-        `make bench`, speed section) and 4 (at most the spare cores) beside a GPU."""
+        (on a 2-core machine one or two readers made a streamed epoch about 1.5x slower and took
+        more memory: `make bench`, speed section) and 4 (at most the spare cores) beside a GPU."""
         if asked is not None:
             return asked
         return 0 if self.device.type == "cpu" else max(0, min(4, (os.cpu_count() or 1) - 1))
