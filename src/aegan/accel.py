@@ -104,12 +104,6 @@ class Accel:
         """`fn` (a module or a function) through torch.compile when --compile is on."""
         return torch.compile(fn) if self.compile else fn
 
-    def to(self, t: torch.Tensor | None) -> torch.Tensor | None:
-        """A tensor on the training device (asynchronously from pinned memory)."""
-        if t is None or t.device == self.device:
-            return t
-        return t.to(self.device, non_blocking=t.is_pinned())
-
 
 @contextmanager
 def fast_cpu_math(device: torch.device):

@@ -5,9 +5,10 @@ is one `index_select` (no per-example `__getitem__`, no collate). The fast path,
 fits in memory.
 
 `StreamFeed`: rows read from disk batch by batch (a large `.npy` read lazily, see
-`data/npy_rows.py`, or an image folder decoded lazily, `data/images.py`; both `data/lazy.py`) by a DataLoader, in the training process or in worker processes, normalised
-there, handed over in pinned memory when training on a GPU. Only a few batches are in memory at a time, so the data can be
-many times larger than the machine's memory.
+`data/npy_rows.py`, or an image folder decoded lazily, `data/images.py`; both `data/lazy.py`)
+by a DataLoader, in the training process or in worker processes, normalised there, handed over
+in pinned memory when training on a GPU. Only a few batches are in memory at a time, so the
+data can be many times larger than the machine's memory.
 
 Both take the driver's index batches, so batch order, resume and torchrun sharding are the
 same whichever feed a run uses."""
