@@ -163,7 +163,7 @@ PACGAN_PAPER = {"ring": "7.9 modes, 95.6% (PacGAN2)", "grid": "24.8 modes, 93.6%
 
 
 def toy_section(quick: bool, workdir: Path) -> list[str]:
-    from aegan.gan_run import MODE_SAMPLES
+    from aegan.runs.gan import MODE_SAMPLES
     seeds = (0, 1) if quick else (0, 1, 2, 3, 4)
     loss_seeds = seeds if quick else seeds[:3]  # the loss-comparison rows: fewer seeds, to fit the bench's time
     short = 1 if quick else 2  # epochs of the loss-comparison rows

@@ -28,10 +28,9 @@ from torch.utils.flop_counter import FlopCounterMode
 import aegan
 from aegan.config import GANConfig, ModelConfig, RunConfig, TrainConfig, apply_preset
 from aegan.data import Dataset, load_dataset
-from aegan.gan_run import fit_gan
+from aegan.runs.registry import fit
 from aegan.models import build_model
 from aegan.models.gan import build_gan, resolve
-from aegan.run import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_PY = ROOT / ".venv-bench" / "bin" / "python"
@@ -71,7 +70,7 @@ def aegan_rates(task: str, model_cfg, x: np.ndarray, epochs: int, **switches) ->
     ds = Dataset(x, "image", "speed")
     tc = TrainConfig(epochs=epochs, batch_size=BATCH, val_split=0.0, checkpoint_every=0, **switches)
     if task == "gan":
-        run = fit_gan(ds, RunConfig(task="gan", model=model_cfg, train=tc), progress=False)
+        run = fit(ds, RunConfig(task="gan", model=model_cfg, train=tc), progress=False)
     else:
         run = fit(ds, RunConfig(model=model_cfg, train=tc), progress=False)
     return [len(x) / r["seconds"] for r in run.history]
@@ -290,7 +289,7 @@ def speed_section(quick: bool, workdir: Path) -> list[str]:
         rows.append((label, n, ours, plain, theirs, why, flops))
     lines += [f"Training samples per second at batch size {BATCH}, fp32 on this CPU ({torch.get_num_threads()} threads), "
               f"on {source.format(n='N')} (N in the table), median over epochs 2-{epochs} of one run each, all "
-              "measured one after another in this run on the same networks. **aegan**: `aegan.fit` / `fit_gan` "
+              "measured one after another in this run on the same networks. **aegan**: `aegan.fit` "
               "(what `aegan train` calls) with the data in memory, no validation split; **plain**: the textbook loop "
               "(`TensorDataset` + `DataLoader(shuffle=True)`, `zero_grad(); loss.backward(); step(); loss.item()`, "
               "default Adam; for the GAN the pytorch/examples DCGAN step with BCE); **pythae**: pythae 0.1.2's "

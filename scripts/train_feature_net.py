@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import aegan  # noqa: E402
-from aegan.classifier_run import SHIPPED, fit_classifier  # noqa: E402
+from aegan.runs.classifier import SHIPPED  # noqa: E402
+from aegan.runs.registry import fit as fit_classifier  # noqa: E402
 from aegan.config import ClassifierConfig, DataConfig, RunConfig, TrainConfig  # noqa: E402
 from aegan.data import load_dataset  # noqa: E402
 

@@ -95,7 +95,7 @@ def test_evaluate_and_classifier_errors(cli, features, tmp_path):
 
 def test_the_shipped_fashion_mnist_feature_network():
     import json as _json
-    from aegan.classifier_run import SHIPPED, shipped
+    from aegan.runs.classifier import SHIPPED, shipped
     try:
         test = load_dataset("fashion-mnist", "test")
     except Exception as e:  # noqa: BLE001

@@ -8,7 +8,7 @@ import aegan
 from aegan import losses
 from aegan.config import GANConfig, RunConfig, TrainConfig
 from aegan.data import load_dataset
-from aegan.gan_run import fit_gan
+from aegan.runs.registry import fit as fit_gan
 from aegan.metrics import mode_stats
 from aegan.models.gan import Discriminator
 
@@ -38,6 +38,7 @@ def test_gradient_penalty_on_a_known_gradient():
 
 
 def test_spectral_norm_keeps_top_singular_value_near_one():
+    torch.manual_seed(0)  # not whatever the tests before left in the global generator
     cfg = GANConfig(arch="mlp", hidden=(64, 64))
     d = Discriminator(cfg, (10,), None, spectral=True)
     with torch.no_grad():
@@ -45,7 +46,9 @@ def test_spectral_norm_keeps_top_singular_value_near_one():
             if isinstance(m, torch.nn.Linear):
                 m.parametrizations.weight.original.mul_(25.0)  # far above 1 before normalisation
     d.train()
-    for _ in range(30):  # power iterations run in training-mode forward passes
+    # power iterations run in training-mode forward passes; the estimate's error shrinks like
+    # (s2/s1)^(2k), which 30 did not make small for every random matrix (s2/s1 near 0.95): 300 do
+    for _ in range(300):
         d(torch.randn(8, 10))
     d.eval()
     for m in d.modules():

@@ -15,7 +15,8 @@ import torch
 from aegan import checkpoint
 from aegan.config import TrainConfig
 from aegan.errors import RunError
-from aegan.train import Control, DivergedError, train_autoencoder
+from aegan.train import Control, DivergedError
+from aegan.train import train_on_loss as train_autoencoder
 
 RUNS = {  # (training arguments, checkpoint count at which to stop it)
     "vae": (["vae", "--data", "digits", "--hidden", "64", "--code-dim", "4", "--epochs", "15"], 4),

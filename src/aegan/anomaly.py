@@ -1,6 +1,6 @@
 """Anomaly detection with an autoencoder trained on normal data only.
 
-`AnomalyDetector` follows PyOD's conventions (and scikit-learn's for parameters): `fit(X)` on
+`AnomalyDetector` (estimators.py) follows PyOD's conventions (and scikit-learn's for parameters): `fit(X)` on
 normal data, `decision_function(X)` = `score_samples(X)` (higher = more anomalous), `predict`
 (0 normal / 1 anomaly) against `threshold_`, set at the (1 - contamination) quantile of the
 training scores unless a threshold is given, `decision_scores_`, `labels_`, `predict_proba`.
@@ -18,22 +18,21 @@ anomaly_<component>.npy (the standardised training embeddings, at most MAX_REFER
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from . import checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, validate
 from .data import Dataset
-from .data.arrays import as_examples
 from .errors import DataError, RunError, UsageError
 from .evaluation import IWAE_K
+from .runs.autoencoder import AutoencoderRun
+from .runs.registry import fit
+from .runs.recipe import fitted_size
 
 ANOMALY_FILE, TRAIN_SCORES_FILE = "anomaly.json", "anomaly_train_scores.npy"
 FORMAT = 1
@@ -75,25 +74,25 @@ def _seeded(fn):
 
 
 def _recon(run, x: torch.Tensor) -> np.ndarray:
-    return run._map(run.model.score, x).numpy().astype(np.float64)
+    return run.map_batches(run.model.score, x).numpy().astype(np.float64)
 
 
 def _neg_elbo(run, x: torch.Tensor) -> np.ndarray:
-    vae = run._vae()
-    return _seeded(lambda: -run._map(lambda t: vae.elbo(t), x, 256).numpy().astype(np.float64))
+    vae = run.require_vae()
+    return _seeded(lambda: -run.map_batches(lambda t: vae.elbo(t), x, 256).numpy().astype(np.float64))
 
 
 def _neg_iwae(run, x: torch.Tensor) -> np.ndarray:
-    vae = run._vae()
-    return _seeded(lambda: -run._map(lambda t: vae.iwae_bound(t, IWAE_K), x, 64).numpy().astype(np.float64))
+    vae = run.require_vae()
+    return _seeded(lambda: -run.map_batches(lambda t: vae.iwae_bound(t, IWAE_K), x, 64).numpy().astype(np.float64))
 
 
 def _codes(run, x: torch.Tensor) -> np.ndarray:
-    return run._map(run.model.encode, x).numpy()
+    return run.map_batches(run.model.encode, x).numpy()
 
 
 def _features(run, x: torch.Tensor) -> np.ndarray:
-    return run._map(run.model.features, x).numpy()
+    return run.map_batches(run.model.features, x).numpy()
 
 
 # name -> (direct score fn(run, x) | None, embedding fn(run, x) for a kNN score | None, vae only, help)
@@ -222,14 +221,13 @@ class Scoring:
 
     @classmethod
     def load(cls, path: str | Path) -> "Scoring":
-        from .run import Run
         path = Path(path)
         if not (path / ANOMALY_FILE).is_file():
             if (path / checkpoint.CONFIG).is_file():
                 raise RunError(f"{path} is a run folder but not an anomaly detector (no {ANOMALY_FILE}); fit one with "
                                "'aegan anomaly fit --data NORMAL --out RUN'")
             raise RunError(f"no anomaly detector at {path}; fit one with 'aegan anomaly fit --data NORMAL --out {path}'")
-        run = Run.load(path)
+        run = AutoencoderRun.open(path)
         d = checkpoint.read_json(path / ANOMALY_FILE)
         try:
             if d.get("format_version", 0) > FORMAT:
@@ -278,7 +276,6 @@ def fit_scoring(ds: Dataset, model: ModelConfig | None = None, train: TrainConfi
                 progress: bool = True, split: str = "train") -> Scoring:
     """Train the detector's autoencoder on the normal examples `ds` and calibrate its score;
     with `out`, write the run folder (and anomaly.json) as `aegan anomaly fit` does."""
-    from .run import fit
     check_contamination(contamination)
     model = model or default_model(ds.kind, ds.shape)
     train = train or default_train(ds.kind)
@@ -286,8 +283,7 @@ def fit_scoring(ds: Dataset, model: ModelConfig | None = None, train: TrainConfi
     check_score(score, model.family)
     if threshold is not None and not math.isfinite(threshold):
         raise UsageError(f"threshold {threshold!r} must be a finite number")
-    n_train = len(ds) if train.max_samples is None else min(len(ds), train.max_samples)
-    n_fit = n_train - (int(round(n_train * train.val_split)) if n_train >= 10 else 0)
+    n_fit = fitted_size(len(ds), train)
     if n_fit < train.batch_size:
         raise DataError(f"{n_fit} normal examples to fit on are fewer than one batch (--batch-size "
                         f"{train.batch_size}); give more normal data or a --batch-size of at most {max(1, n_fit)}")
@@ -297,122 +293,3 @@ def fit_scoring(ds: Dataset, model: ModelConfig | None = None, train: TrainConfi
     if run.path is not None:
         scoring.save(run.path)
     return scoring
-
-
-# --- the scikit-learn / PyOD-style estimator ------------------------------------------------
-
-class AnomalyDetector(BaseEstimator):
-    """An autoencoder anomaly detector, fitted on normal data.
-
-    X: a table (n_samples, n_features) or images (n, H, W) / (n, C, H, W), uint8 pixels 0-255.
-    family/arch/code_dim/...: the autoencoder (None: the defaults measured best by
-    `aegan anomaly bench`, see `default_model`). score: a component of COMPONENTS or several joined by '+'. contamination: the
-    expected fraction of anomalies in the training data, which puts `threshold_` at that
-    quantile of the training scores (`decision_scores_`; with a kNN score each training example
-    is scored without itself as a neighbour); `threshold` overrides it.
-    """
-
-    def __init__(self, family=None, arch=None, code_dim=None, hidden=None, conv_channels=None, noise=None,
-                 noise_level=None, beta=None, epochs=None, batch_size=None, lr=None, score=DEFAULT_SCORE,
-                 contamination=DEFAULT_CONTAMINATION, threshold=None, random_state=None, verbose=False):
-        self.family = family
-        self.arch = arch
-        self.code_dim = code_dim
-        self.hidden = hidden
-        self.conv_channels = conv_channels
-        self.noise = noise
-        self.noise_level = noise_level
-        self.beta = beta
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.score = score
-        self.contamination = contamination
-        self.threshold = threshold
-        self.random_state = random_state
-        self.verbose = verbose
-
-    def _configs(self, kind: str, shape) -> tuple[ModelConfig, TrainConfig]:
-        model, train = default_model(kind, shape), default_train(kind)
-        given = {k: v for k, v in self.get_params().items() if v is not None}
-        for k in ("hidden", "conv_channels"):
-            if k in given:
-                given[k] = tuple(given[k])
-        model = dataclasses.replace(model, **{f.name: given[f.name] for f in dataclasses.fields(ModelConfig)
-                                              if f.name in given})
-        seed = (int(np.random.SeedSequence().entropy % (2**31)) if self.random_state is None
-                else int(self.random_state))
-        train = dataclasses.replace(train, seed=seed, **{k: given[k] for k in ("epochs", "batch_size", "lr")
-                                                         if k in given})
-        return model, train
-
-    def fit(self, X, y=None):
-        """Fit on normal examples X (y is ignored: there are no labels in one-class training)."""
-        x, kind = as_examples(np.asarray(X), "X")
-        ds = Dataset(x, kind, "array", source="X")
-        model, train = self._configs(kind, ds.shape)
-        self.scoring_ = fit_scoring(ds, model, train, self.score, self.contamination, self.threshold,
-                                    DataConfig(data="<array>"), progress=self.verbose)
-        self._fitted_from(self.scoring_)
-        return self
-
-    def _fitted_from(self, scoring: Scoring) -> None:
-        self.run_ = scoring.run
-        self.decision_scores_ = scoring.train_scores
-        self.threshold_ = scoring.threshold
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        self.n_features_in_ = int(np.prod(scoring.run.shape))
-
-    def decision_function(self, X) -> np.ndarray:
-        """(N,) anomaly scores: higher = more anomalous."""
-        check_is_fitted(self, "scoring_")
-        return self.scoring_.scores(X)
-
-    def score_samples(self, X) -> np.ndarray:
-        """The same as decision_function (higher = more anomalous, as in PyOD; scikit-learn's own
-        detectors use the opposite sign)."""
-        return self.decision_function(X)
-
-    def predict(self, X) -> np.ndarray:
-        """(N,) 1 for an anomaly (score above threshold_), 0 for normal."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
-        """(N, 2) [P(normal), P(anomaly)] as PyOD computes them: 'linear' scales the score by the
-        training scores' range, 'unify' passes its z-score through the Gaussian error function."""
-        scores = self.decision_function(X)
-        train = self.decision_scores_
-        if method == "linear":
-            span = train.max() - train.min()
-            p = np.clip((scores - train.min()) / (span if span > 0 else 1.0), 0, 1)
-        elif method == "unify":
-            from scipy.special import erf
-            p = np.clip(erf((scores - train.mean()) / ((train.std() or 1.0) * np.sqrt(2))), 0, 1)
-        else:
-            raise UsageError(f"method {method!r} is unknown; expected linear or unify")
-        return np.stack([1 - p, p], axis=1)
-
-    def save(self, path, overwrite: bool = False) -> Path:
-        """Write the detector as a run folder (aegan anomaly score reads it)."""
-        check_is_fitted(self, "scoring_")
-        path = self.run_.save(path, overwrite=overwrite)
-        self.scoring_.save(path)
-        return path
-
-    @classmethod
-    def load(cls, path) -> "AnomalyDetector":
-        """A fitted detector from its folder; its parameters are those it was fitted with."""
-        scoring = Scoring.load(path)
-        m, t = scoring.run.config.model, scoring.run.config.train
-        det = cls(family=m.family, arch=m.arch, code_dim=m.code_dim, hidden=m.hidden, conv_channels=m.conv_channels,
-                  noise=m.noise, noise_level=m.noise_level, beta=m.beta, epochs=t.epochs, batch_size=t.batch_size,
-                  lr=t.lr, score=scoring.score, contamination=scoring.contamination,
-                  threshold=scoring.threshold if scoring.threshold_given else None, random_state=t.seed)
-        det.scoring_ = scoring
-        det._fitted_from(scoring)
-        return det
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

@@ -46,12 +46,14 @@ def peer_scores(train_x: np.ndarray, test_x: np.ndarray, seed: int) -> dict[str,
     return out
 
 
-def one_class_bench(data: str = "fashion-mnist", classes: list[int] | None = None, seeds: int = 3,
+def one_class_bench(dc: DataConfig | str = "fashion-mnist", classes: list[int] | None = None, seeds: int = 3,
                     model: ModelConfig | None = None, train: TrainConfig | None = None, score: str | None = None,
-                    peers: bool = True, data_dir: str | None = None, progress: bool = True) -> dict:
+                    peers: bool = True, progress: bool = True) -> dict:
     """Per-class and mean AUROC (in %) of the detector over `seeds` seeds, and of the peers
-    (deterministic but for the Isolation Forest's seed 0)."""
-    train_ds, test_ds = load_dataset(data, "train", data_dir=data_dir), load_dataset(data, "test", data_dir=data_dir)
+    (deterministic but for the Isolation Forest's seed 0), on the labelled data `dc`."""
+    dc = dc if isinstance(dc, DataConfig) else DataConfig(data=dc)
+    data = dc.data
+    train_ds, test_ds = load_dataset(dc, "train"), load_dataset(dc, "test")
     if train_ds.y is None or test_ds.y is None:
         raise DataError(f"{data}: the one-class benchmark needs class labels; this dataset has none")
     k = train_ds.num_classes
@@ -72,7 +74,7 @@ def one_class_bench(data: str = "fashion-mnist", classes: list[int] | None = Non
         aucs, t0 = [], time.perf_counter()
         for seed in range(seeds):
             scoring = fit_scoring(normal, model, _with_seed(train, normal.kind, seed), score, 0.05, None,
-                                  DataConfig(data=data, data_dir=data_dir), progress=False)
+                                  dc, progress=False)
             aucs.append(100 * auroc(labels, scoring.scores(test_ds)))
         result["detector"][names[c]] = aucs
         result["seconds"].setdefault("detector", 0.0)

@@ -13,7 +13,8 @@ import json
 import typing
 from dataclasses import asdict, dataclass, field, fields
 
-from .errors import RunError, UsageError
+from .errors import RunError, UsageError, check_all
+from .losses import GAN_LOSSES
 
 FORMAT_VERSION = 1
 
@@ -64,9 +65,9 @@ class ModelConfig:
 
 @dataclass
 class GANConfig:
-    """A GAN; None means: pick the default for this loss and data (see resolve_gan)."""
+    """A GAN; None means: pick the default for this loss and data (models/gan.py: resolve)."""
 
-    loss: str = _f("ns", "GAN loss", choices=("minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"))
+    loss: str = _f("ns", "GAN loss", choices=tuple(GAN_LOSSES))
     arch: typing.Optional[str] = _f(None, "mlp or dcgan (default: dcgan for images, mlp for tables)",
                                     choices=("mlp", "dcgan"))
     z_dim: typing.Optional[int] = _f(None, "size of the noise vector z (default: 64 for images; for tables the "
@@ -161,7 +162,8 @@ class RunConfig:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "config.json") -> "RunConfig":
+    def from_dict(cls, d: dict, source: str = "config.json", model_cls=ModelConfig) -> "RunConfig":
+        """A config from its JSON object; `model_cls`: the task's model config (runs/registry.py)."""
         if not isinstance(d, dict):
             raise RunError(f"{source}: expected a JSON object, found {type(d).__name__}")
         version = d.get("format_version", 0)
@@ -169,7 +171,6 @@ class RunConfig:
             raise RunError(f"{source}: format_version {version!r} is newer than this aegan understands "
                            f"({FORMAT_VERSION}); upgrade aegan")
         kw = {}
-        model_cls = TASK_MODEL_CONFIGS.get(d.get("task"), ModelConfig)
         for f in fields(cls):
             if f.name not in d:
                 continue
@@ -177,9 +178,6 @@ class RunConfig:
             sub = {"data": DataConfig, "model": model_cls, "train": TrainConfig}.get(f.name)
             kw[f.name] = _from_dict(sub, v, f"{source}: {f.name}") if sub else v
         return cls(**kw)
-
-
-TASK_MODEL_CONFIGS = {"autoencoder": ModelConfig, "gan": GANConfig, "classifier": ClassifierConfig}
 
 
 def _from_dict(cls, d: dict, where: str):
@@ -262,19 +260,19 @@ def from_flags(args: argparse.Namespace, cls, base=None):
     return dataclasses.replace(obj, **given)
 
 
-def apply_preset(name: str | None, model: ModelConfig, train: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
+def apply_preset(name: str | None, model, train: TrainConfig, presets: dict = PRESETS) -> tuple:
+    """(model, train) with the settings of preset `name` (one of `presets`) on top."""
     if name is None:
         return model, train
-    if name not in PRESETS:
-        raise UsageError(f"--preset {name!r} is unknown; expected one of {', '.join(PRESETS)}")
-    p = PRESETS[name]
+    if name not in presets:
+        raise UsageError(f"--preset {name!r} is unknown; expected one of {', '.join(presets) or 'none'}")
+    p = presets[name]
     return dataclasses.replace(model, **p.get("model", {})), dataclasses.replace(train, **p.get("train", {}))
 
 
-def validate(model: ModelConfig | None, train: TrainConfig) -> None:
-    """Reject values no run can use, naming the flag and the valid range."""
-    model = model or ModelConfig()
-    checks = [
+def validate_train(train: TrainConfig) -> None:
+    """Reject training values no run can use, naming the flag and the valid range."""
+    check_all([
         (train.epochs >= 1, f"--epochs {train.epochs} must be at least 1"),
         (train.batch_size >= 1, f"--batch-size {train.batch_size} must be at least 1"),
         (train.lr > 0, f"--lr {train.lr} must be positive (e.g. 1e-3)"),
@@ -288,12 +286,22 @@ def validate(model: ModelConfig | None, train: TrainConfig) -> None:
         (train.grad_clip is None or train.grad_clip > 0, f"--grad-clip {train.grad_clip} must be positive, e.g. 1.0"),
         (train.workers is None or train.workers >= 0,
          f"--workers {train.workers} must be zero (read in the training process) or positive"),
+    ])
+
+
+def validate_autoencoder(model: ModelConfig) -> None:
+    """Reject autoencoder settings no run can use, naming the flag and the valid range."""
+    check_all([
         (model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
         (model.noise_level >= 0 and (model.noise != "mask" or model.noise_level < 1),
          f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),
         (model.sparsity >= 0, f"--sparsity {model.sparsity} must be zero or positive"),
         (model.beta >= 0, f"--beta {model.beta} must be zero or positive"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise UsageError(msg)
+    ])
+
+
+def validate(model: ModelConfig | None, train: TrainConfig) -> None:
+    """An autoencoder's model (when given) and training settings."""
+    validate_train(train)
+    if model is not None:
+        validate_autoencoder(model)

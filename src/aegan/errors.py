@@ -19,3 +19,10 @@ class DataError(AeganError, ValueError):
 
 class RunError(AeganError):
     """A run folder that is missing, damaged or does not fit the request (exit code 1)."""
+
+
+def check_all(checks: list[tuple[bool, str]]) -> None:
+    """Raise UsageError with the message of the first (ok, message) pair that is not ok."""
+    for ok, msg in checks:
+        if not ok:
+            raise UsageError(msg)

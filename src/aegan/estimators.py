@@ -1,4 +1,4 @@
-"""scikit-learn-style wrappers. `__init__` only stores its arguments; fitted attributes end
+"""scikit-learn-style wrappers: AutoencoderTransformer, GAN and AnomalyDetector. `__init__` only stores its arguments; fitted attributes end
 in `_`; `fit` returns self; works in a Pipeline and with sklearn.base.clone."""
 
 from __future__ import annotations
@@ -9,10 +9,18 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .anomaly import DEFAULT_CONTAMINATION, DEFAULT_SCORE, Scoring, default_model, default_train, fit_scoring
+from .config import DataConfig, GANConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Dataset
 from .data.arrays import as_examples
-from .run import fit
+from .data.base import as_labels
+from .errors import UsageError
+from .runs.registry import fit
+
+
+def _seed(random_state) -> int:
+    """scikit-learn's random_state: a fixed seed, or None for a fresh one each fit."""
+    return int(np.random.SeedSequence().entropy % (2**31)) if random_state is None else int(random_state)
 
 
 class AutoencoderTransformer(TransformerMixin, BaseEstimator):
@@ -56,8 +64,7 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
             return {f.name: params[f.name] for f in dataclasses.fields(cls) if f.name in params}
         model = ModelConfig(**{**pick(ModelConfig), "hidden": tuple(self.hidden),
                                "conv_channels": tuple(self.conv_channels)})
-        seed = (int(np.random.SeedSequence().entropy % (2**31)) if self.random_state is None
-                else int(self.random_state))
+        seed = _seed(self.random_state)
         train = dataclasses.replace(TrainConfig(**pick(TrainConfig)), seed=seed)
         return RunConfig(data=DataConfig(data="<array>", normalize=self.normalize), model=model, train=train)
 
@@ -115,22 +122,16 @@ class GAN(BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y=None):
-        from .config import GANConfig
-        from .gan_run import fit_gan
         params = self.get_params()
         model = GANConfig(**{f.name: params[f.name] for f in dataclasses.fields(GANConfig) if f.name in params})
         model = dataclasses.replace(model, hidden=tuple(self.hidden), conv_channels=tuple(self.conv_channels))
-        seed = (int(np.random.SeedSequence().entropy % (2**31)) if self.random_state is None
-                else int(self.random_state))
+        seed = _seed(self.random_state)
         train = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, seed=seed)
         x, kind = as_examples(np.asarray(X), "X")
-        labels = None if y is None else np.asarray(y)
-        if labels is not None:
-            from .data.base import as_labels
-            labels, classes = as_labels(labels, "y")
-        ds = Dataset(x, kind, "array", y=labels, source="X")
+        labels, classes = as_labels(np.asarray(y), "y") if y is not None else (None, None)
+        ds = Dataset(x, kind, "array", y=labels, classes=classes, source="X")
         cfg = RunConfig(task="gan", data=DataConfig(data="<array>"), model=model, train=train)
-        self.run_ = fit_gan(ds, cfg, progress=self.verbose)
+        self.run_ = fit(ds, cfg, progress=self.verbose)
         self.history_ = self.run_.metrics()
         self.n_features_in_ = int(np.prod(x.shape[1:]))
         return self
@@ -143,3 +144,119 @@ class GAN(BaseEstimator):
     def save(self, path, overwrite: bool = False) -> None:
         check_is_fitted(self, "run_")
         self.run_.save(path, overwrite=overwrite)
+
+
+class AnomalyDetector(BaseEstimator):
+    """An autoencoder anomaly detector, fitted on normal data.
+
+    X: a table (n_samples, n_features) or images (n, H, W) / (n, C, H, W), uint8 pixels 0-255.
+    family/arch/code_dim/...: the autoencoder (None: the defaults measured best by
+    `aegan anomaly bench`, see `default_model`). score: a component of COMPONENTS or several joined by '+'. contamination: the
+    expected fraction of anomalies in the training data, which puts `threshold_` at that
+    quantile of the training scores (`decision_scores_`; with a kNN score each training example
+    is scored without itself as a neighbour); `threshold` overrides it.
+    """
+
+    def __init__(self, family=None, arch=None, code_dim=None, hidden=None, conv_channels=None, noise=None,
+                 noise_level=None, beta=None, epochs=None, batch_size=None, lr=None, score=DEFAULT_SCORE,
+                 contamination=DEFAULT_CONTAMINATION, threshold=None, random_state=None, verbose=False):
+        self.family = family
+        self.arch = arch
+        self.code_dim = code_dim
+        self.hidden = hidden
+        self.conv_channels = conv_channels
+        self.noise = noise
+        self.noise_level = noise_level
+        self.beta = beta
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.score = score
+        self.contamination = contamination
+        self.threshold = threshold
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _configs(self, kind: str, shape) -> tuple[ModelConfig, TrainConfig]:
+        model, train = default_model(kind, shape), default_train(kind)
+        given = {k: v for k, v in self.get_params().items() if v is not None}
+        for k in ("hidden", "conv_channels"):
+            if k in given:
+                given[k] = tuple(given[k])
+        model = dataclasses.replace(model, **{f.name: given[f.name] for f in dataclasses.fields(ModelConfig)
+                                              if f.name in given})
+        seed = _seed(self.random_state)
+        train = dataclasses.replace(train, seed=seed, **{k: given[k] for k in ("epochs", "batch_size", "lr")
+                                                         if k in given})
+        return model, train
+
+    def fit(self, X, y=None):
+        """Fit on normal examples X (y is ignored: there are no labels in one-class training)."""
+        x, kind = as_examples(np.asarray(X), "X")
+        ds = Dataset(x, kind, "array", source="X")
+        model, train = self._configs(kind, ds.shape)
+        self.scoring_ = fit_scoring(ds, model, train, self.score, self.contamination, self.threshold,
+                                    DataConfig(data="<array>"), progress=self.verbose)
+        self._fitted_from(self.scoring_)
+        return self
+
+    def _fitted_from(self, scoring: Scoring) -> None:
+        self.run_ = scoring.run
+        self.decision_scores_ = scoring.train_scores
+        self.threshold_ = scoring.threshold
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self.n_features_in_ = int(np.prod(scoring.run.shape))
+
+    def decision_function(self, X) -> np.ndarray:
+        """(N,) anomaly scores: higher = more anomalous."""
+        check_is_fitted(self, "scoring_")
+        return self.scoring_.scores(X)
+
+    def score_samples(self, X) -> np.ndarray:
+        """The same as decision_function (higher = more anomalous, as in PyOD; scikit-learn's own
+        detectors use the opposite sign)."""
+        return self.decision_function(X)
+
+    def predict(self, X) -> np.ndarray:
+        """(N,) 1 for an anomaly (score above threshold_), 0 for normal."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+        """(N, 2) [P(normal), P(anomaly)] as PyOD computes them: 'linear' scales the score by the
+        training scores' range, 'unify' passes its z-score through the Gaussian error function."""
+        scores = self.decision_function(X)
+        train = self.decision_scores_
+        if method == "linear":
+            span = train.max() - train.min()
+            p = np.clip((scores - train.min()) / (span if span > 0 else 1.0), 0, 1)
+        elif method == "unify":
+            from scipy.special import erf
+            p = np.clip(erf((scores - train.mean()) / ((train.std() or 1.0) * np.sqrt(2))), 0, 1)
+        else:
+            raise UsageError(f"method {method!r} is unknown; expected linear or unify")
+        return np.stack([1 - p, p], axis=1)
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Write the detector as a run folder (aegan anomaly score reads it)."""
+        check_is_fitted(self, "scoring_")
+        path = self.run_.save(path, overwrite=overwrite)
+        self.scoring_.save(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "AnomalyDetector":
+        """A fitted detector from its folder; its parameters are those it was fitted with."""
+        scoring = Scoring.load(path)
+        m, t = scoring.run.config.model, scoring.run.config.train
+        det = cls(family=m.family, arch=m.arch, code_dim=m.code_dim, hidden=m.hidden, conv_channels=m.conv_channels,
+                  noise=m.noise, noise_level=m.noise_level, beta=m.beta, epochs=t.epochs, batch_size=t.batch_size,
+                  lr=t.lr, score=scoring.score, contamination=scoring.contamination,
+                  threshold=scoring.threshold if scoring.threshold_given else None, random_state=t.seed)
+        det.scoring_ = scoring
+        det._fitted_from(scoring)
+        return det
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from . import metrics
+from .config import DataConfig
 from .data import Dataset, Normalizer, load_dataset
 from .errors import DataError, UsageError
+from .runs.classifier import ClassifierRun, shipped
 
 KID_SUBSETS, KID_SIZE = 100, 1000
 IWAE_K, IWAE_EXAMPLES = 100, 1000  # the importance-weighted bound is costly: k passes per example
@@ -66,17 +68,18 @@ def sample_metrics(real: np.ndarray, fake: np.ndarray, seed: int = 0) -> dict[st
             **metrics.precision_recall(real, fake), **metrics.density_coverage(real, fake)}
 
 
-def evaluate_images(fake: torch.Tensor, data: str, feature_run, n: int, seed: int = 0,
-                    data_dir: str | None = None) -> dict:
-    """Sample metrics of unit-pixel images `fake` against the test split of `data`, with the
-    train-vs-test floor on the same N."""
-    test = load_dataset(data, "test", data_dir=data_dir)
-    train = load_dataset(data, "train", data_dir=data_dir)
+def evaluate_images(fake: torch.Tensor, data: DataConfig, feature_run, n: int, seed: int = 0) -> dict:
+    """Sample metrics of unit-pixel images `fake` against the test split of `data` (read with
+    its settings, e.g. the image size a GAN was trained at), with the train-vs-test floor on the
+    same N."""
+    test, train = load_dataset(data, "test"), load_dataset(data, "train")
+    name = data.data
     if tuple(fake.shape[1:]) != test.shape:
-        raise DataError(f"samples of shape {tuple(fake.shape[1:])} per example; {data} images are {test.shape}")
+        raise DataError(f"samples of shape {tuple(fake.shape[1:])} per example; {name} images are {test.shape}")
     if tuple(feature_run.shape) != test.shape:
-        raise UsageError(f"the feature network takes images of shape {feature_run.shape}, {data} has {test.shape}; "
-                         "train one on this data with 'aegan train classifier'")
+        raise UsageError(f"the feature network takes images of shape {feature_run.shape}, {name} has {test.shape}; "
+                         f"train one on this data with 'aegan train classifier --data {name} --out FEATURES' "
+                         "(with the same --image-size/--channels) and pass --features FEATURES")
     n = min(n, len(fake), len(test), len(train))
     if n < KID_SIZE // 10:
         raise UsageError(f"{n} samples are too few for these metrics; use at least {KID_SIZE // 10} (-n)")
@@ -101,9 +104,8 @@ def evaluate_images(fake: torch.Tensor, data: str, feature_run, n: int, seed: in
 
 def feature_network(data_name: str, features: str | None):
     """The classifier given with --features, else the one shipped for this dataset."""
-    from .classifier_run import ClassifierRun, shipped
     if features:
-        return ClassifierRun.load(features)
+        return ClassifierRun.open(features)
     run = shipped(data_name)
     if run is None:
         raise UsageError(f"no feature network ships for {data_name!r}; train one with 'aegan train classifier "
@@ -120,27 +122,24 @@ def evaluate_gan(run, n: int, features: str | None = None, seed: int = 0) -> dic
                 "n": 2500}
     if run.kind != "image":
         raise UsageError("sample metrics need image data or a 2-D toy; this GAN is tabular")
-    dc = run.config.data
     fnet = feature_network(run.config.data_info["name"], features)
     fake = run.normalizer.to_pixels(run.sample_model(n, seed=seed))
-    return evaluate_images(fake, dc.data, fnet, n, seed, data_dir=dc.data_dir)
+    return evaluate_images(fake, run.config.data, fnet, n, seed)
 
 
 def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> dict:
     """Test reconstruction error, linear-probe and k-NN accuracy of the codes beside raw values and
     PCA codes of the same size (left out with baselines=False), and for a VAE the ELBO and the
     importance-weighted bound."""
-    from sklearn.decomposition import PCA
-    dc = run.config.data
-    opts = dict(data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels, label_column=dc.label_column)
-    train, test = load_dataset(dc.data, "train", **opts), load_dataset(dc.data, "test", **opts)
+    from sklearn.decomposition import PCA  # heavy: only when evaluating
+    train, test = run.dataset("train"), run.dataset("test")
     rng = np.random.default_rng(seed)
     if len(test) > n:
         test = test.subset(np.sort(rng.choice(len(test), n, replace=False)))
     if len(train) > n:
         train = train.subset(np.sort(rng.choice(len(train), n, replace=False)))
     x, x_tr = run.to_model(test), run.to_model(train)  # model space, mapped once
-    rec = run._map(run.model.reconstruct, x)
+    rec = run.map_batches(run.model.reconstruct, x)
     if run.kind == "image":
         truth, rec = run.normalizer.to_pixels(x), run.normalizer.to_pixels(rec)
         out = {"mse": {"value": metrics.mse(truth, rec), "units": "pixels in [0, 1]"},
@@ -148,7 +147,7 @@ def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> 
     else:
         out = {"mse": {"value": metrics.mse(x, rec), "units": "standardised"}}
     if train.y is not None and test.y is not None:
-        c_tr, c_te = (run._map(run.model.encode, t).numpy() for t in (x_tr, x))
+        c_tr, c_te = (run.map_batches(run.model.encode, t).numpy() for t in (x_tr, x))
         if baselines:
             raw_tr, raw_te = x_tr.flatten(1).numpy(), x.flatten(1).numpy()
             pca = PCA(run.code_dim, random_state=0).fit(raw_tr)
@@ -169,11 +168,8 @@ def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> 
 
 
 def evaluate_run(run, n: int = 10000, features: str | None = None, seed: int = 0) -> dict:
-    table = {"gan": lambda: evaluate_gan(run, n, features, seed),
-             "autoencoder": lambda: evaluate_autoencoder(run, n, seed)}
-    if run.config.task not in table:
-        raise UsageError(f"aegan evaluate takes autoencoder and GAN runs; this is a {run.config.task} run")
-    return table[run.config.task]()
+    """The metrics that fit the kind of run (each kind's `evaluation`)."""
+    return run.evaluation(n, features, seed)
 
 
 def evaluate_sample_file(path: str, data: str, n: int = 10000, features: str | None = None, seed: int = 0,
@@ -184,7 +180,7 @@ def evaluate_sample_file(path: str, data: str, n: int = 10000, features: str | N
         raise DataError(f"{path}: a table of shape {samples.x.shape}; expected images (N, H, W), (N, C, H, W) "
                         "or (N, H, W, C)")
     fake = unit_images(samples.x, path)
-    return evaluate_images(fake, data, feature_network(data, features), n, seed, data_dir=data_dir)
+    return evaluate_images(fake, DataConfig(data=data, data_dir=data_dir), feature_network(data, features), n, seed)
 
 
 def format_table(result: dict) -> str:

@@ -9,6 +9,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .errors import UsageError
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -130,3 +132,10 @@ GAN_LOSSES: dict[str, GANLoss] = {
                      paper="Lim & Ye 2017; Miyato et al. 2018"),
     "lsgan": GANLoss(d_least_squares, g_least_squares, d_batch_norm=True, paper="Mao et al. 2017"),
 }
+
+
+def gan_loss(name: str) -> GANLoss:
+    """The loss pair and paper settings of `--loss name`."""
+    if name not in GAN_LOSSES:
+        raise UsageError(f"--loss {name!r} is unknown; expected one of {', '.join(GAN_LOSSES)}")
+    return GAN_LOSSES[name]

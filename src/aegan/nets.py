@@ -11,6 +11,17 @@ import math
 import torch
 from torch import nn
 
+OUTPUT_ACTIVATIONS = {"identity": nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def output_activation(choice: str, model_range: tuple[float, float] | None) -> str:
+    """The name of the last layer of a decoder or generator (a key of OUTPUT_ACTIVATIONS):
+    `choice`, or with "auto" the one whose range is the model's value range ([0, 1]: sigmoid,
+    [-1, 1]: tanh, otherwise identity)."""
+    if choice != "auto":
+        return choice
+    return {(0.0, 1.0): "sigmoid", (-1.0, 1.0): "tanh"}.get(model_range, "identity")
+
 
 def mlp(sizes: list[int], act=nn.ReLU) -> nn.Sequential:
     """Linear layers with `act` between them (none after the last)."""

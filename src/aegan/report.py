@@ -11,13 +11,11 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
-
 from . import checkpoint
-from .errors import AeganError, UsageError
-
-MAP_POINTS = 2000  # test examples in the latent map
-EPOCH_PICTURES = 6  # reconstruction / sample grids shown over the epochs
+from .errors import UsageError
+from .runs.base import Figure, Section
+from .runs.registry import load
+from .viz import curves_figure
 
 
 def _png(img, keep: Path | None = None) -> str:
@@ -57,7 +55,6 @@ def _pyplot():
 
 
 def _curves(records: list[dict], title: str) -> str:
-    from .viz import curves_figure
     return _png(curves_figure(records, title))
 
 
@@ -75,63 +72,21 @@ def _config_rows(cfg) -> list[list]:
     return rows
 
 
-def _epoch_pictures(path: Path, prefix: str) -> list[str]:
-    files = sorted(path.glob(f"{prefix}_epoch*.png"))
-    if len(files) > EPOCH_PICTURES:
-        keep = np.unique(np.linspace(0, len(files) - 1, EPOCH_PICTURES).round().astype(int))
-        files = [files[i] for i in keep]
-    return [_img(_file_png(f), f"epoch {int(f.stem.split('epoch')[1])}", 420) for f in files]
+def _figure(fig: Figure, folder: Path) -> str:
+    uri = _file_png(fig.image) if isinstance(fig.image, Path) else \
+        _png(fig.image, folder / fig.keep if fig.keep else None)
+    return _img(uri, fig.caption, fig.width)
 
 
-def _test_data(run):
-    from .data import load_dataset
-    dc = run.config.data
-    try:
-        return load_dataset(dc.data, "test", data_dir=dc.data_dir, image_size=dc.image_size, channels=dc.channels,
-                            label_column=dc.label_column)
-    except AeganError:  # the data may live elsewhere now; the report shows what it can
-        return None
-
-
-def _latent_map(run, sub, z: np.ndarray) -> str:
-    """Test codes in 2-D (the code itself when 2-D, else its first two principal components),
-    coloured by label."""
-    plt = _pyplot()
-    n = len(sub)
-    how = "code"
-    if z.shape[1] > 2:
-        from sklearn.decomposition import PCA
-        z = PCA(2, random_state=0).fit_transform(z)
-        how = f"PCA of the {run.code_dim}-D code"
-    elif z.shape[1] == 1:
-        z = np.concatenate([z, np.zeros_like(z)], 1)
-    fig, ax = plt.subplots(figsize=(5.5, 4.8))
-    if sub.y is not None:
-        sc = ax.scatter(z[:, 0], z[:, 1], c=sub.y, cmap="tab10", s=4, alpha=0.7)
-        if sub.classes:
-            handles = [plt.Line2D([], [], marker="o", ls="", color=sc.cmap(sc.norm(i)), label=c)
-                       for i, c in enumerate(sub.classes)]
-            ax.legend(handles=handles, fontsize=7, loc="best", markerscale=1)
-    else:
-        ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.7)
-    ax.set_title(f"{n} test examples: {how}", fontsize=9)
-    fig.tight_layout()
-    return _png(fig, run.path / "latent_map.png")
-
-
-def _traversal(run, z: np.ndarray, steps: int = 8) -> str:
-    """Decoded codes on a grid over the two main directions of the test codes (mean +- 2 sd)."""
-    from .viz import grid_image
-    mean = z.mean(0)
-    if z.shape[1] >= 2:
-        u, s, vt = np.linalg.svd(z - mean, full_matrices=False)
-        dirs = vt[:2] * (s[:2, None] / np.sqrt(len(z)))  # one standard deviation along each
-    else:
-        dirs = np.array([[z.std()], [0.0]])
-    t = np.linspace(-2, 2, steps)
-    grid = np.array([mean + a * dirs[0] + b * dirs[1] for b in t for a in t], dtype=np.float32)
-    x = run.decode(grid)
-    return _png(grid_image(run.normalizer.to_unit_pixels(x), nrow=steps), run.path / "traversal.png")
+def _section(section: Section, folder: Path) -> list[str]:
+    """A kind of run's report section (runs/base.py: Section) as HTML."""
+    parts = [f"<h3>{html.escape(section.title)}</h3>"]
+    if section.note:
+        parts.append(f"<p>{html.escape(section.note)}</p>")
+    figures = [_figure(f, folder) for f in section.figures]
+    if len(figures) > 1:
+        return parts + ['<div class="row">' + "".join(figures) + "</div>"]
+    return parts + figures
 
 
 def _evaluation(path: Path) -> dict | None:
@@ -161,33 +116,8 @@ def run_section(run) -> str:
         parts += ["<h3>Evaluation</h3>", _table(_evaluation_rows(ev), ["metric", "value", "real vs real", "notes"])]
     else:
         parts.append(f"<p>No evaluation yet: <code>aegan evaluate {html.escape(str(path))}</code> adds it here.</p>")
-    if cfg.task == "autoencoder":
-        pics = _epoch_pictures(path, "recon")
-        if pics:
-            parts += ["<h3>Reconstructions over the epochs</h3><p>inputs above, reconstructions below</p>",
-                      '<div class="row">' + "".join(pics) + "</div>"]
-        ds = _test_data(run)
-        if ds is not None and len(ds):
-            sub = ds.subset(np.arange(min(MAP_POINTS, len(ds))))
-            z = run.encode(sub)  # (n, code_dim), shared by the map and the traversal
-            parts += ["<h3>Latent map</h3>", _img(_latent_map(run, sub, z), "test codes coloured by label")]
-            if run.kind == "image":
-                parts += ["<h3>Decoded traversal</h3>",
-                          _img(_traversal(run, z), "decoded codes along the two main directions, -2 to +2 sd")]
-    elif cfg.task == "gan":
-        if run.kind == "image":
-            pics = _epoch_pictures(path, "samples")
-            if pics:
-                parts += ["<h3>Samples over the epochs</h3>", '<div class="row">' + "".join(pics) + "</div>"]
-            from .viz import grid_image
-            title = "one row per class" if run.gan.num_classes else "64 samples"
-            parts += ["<h3>Samples</h3>", _img(_png(run.sample_grid()), title)]
-            strip = run.interpolate(steps=10, rows=4)
-            parts += ["<h3>Latent interpolation</h3>",
-                      _img(_png(grid_image(run.normalizer.to_unit_pixels(strip), nrow=10), path / "interpolation.png"),
-                           "straight lines between noise vectors")]
-        elif (path / "samples.png").is_file():
-            parts += ["<h3>Samples over the modes</h3>", _img(_file_png(path / "samples.png"), "samples.png")]
+    for section in run.report_sections():
+        parts += _section(section, path)
     parts += ["<h3>Configuration</h3>", _table(_config_rows(cfg), ["part", "setting", "value"])]
     return "\n".join(parts)
 
@@ -224,7 +154,6 @@ img{max-width:100%}.row{display:flex;flex-wrap:wrap}h2{border-bottom:2px solid #
 
 
 def build_report(paths: list[str | Path], out: str | Path) -> Path:
-    from .run import load
     if not paths:
         raise UsageError("aegan report needs at least one run folder")
     runs = [load(p) for p in paths]

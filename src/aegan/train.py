@@ -1,5 +1,7 @@
-"""The training loops: one for the autoencoder contract, one for GANs, and the driver they
-share (batch order, checkpoints and resume, interrupts, NaN/inf handling)."""
+"""The task-free training driver: batch order, the optimiser step, checkpoints and resume,
+interrupts, NaN/inf handling, data parallelism (`drive`), and `train_on_loss`, the loop of every
+model with one loss to minimise (autoencoders, the classifier). A kind of run with another
+algorithm (the GAN's two players) writes its own step around `drive` in its file in runs/."""
 
 from __future__ import annotations
 
@@ -42,19 +44,24 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None):
     return order.split(batch_size)
 
 
+def _loss(loss_fn, xb: torch.Tensor, yb: torch.Tensor | None) -> dict:
+    """model.loss(x) of an autoencoder, model.loss(x, y) of a model trained on labels (a feed
+    made with labels gives them)."""
+    return loss_fn(xb) if yb is None else loss_fn(xb, yb)
+
+
 @torch.no_grad()
 def evaluate(model, x, batch_size: int = 512, y: torch.Tensor | None = None,
              accel: Accel | None = None) -> dict[str, float]:
-    """Mean of each loss part over `x` (a tensor, or a feed with labels for a classifier), in
-    eval mode."""
+    """Mean of each loss part over `x` (a tensor with optional labels `y`, or a feed), in eval
+    mode."""
     feed = x if hasattr(x, "iterate") else TensorFeed(x, y)
-    labelled = y is not None  # a classifier's loss takes the labels; an autoencoder's does not
     was = model.training
     model.eval()
     sums: dict[str, torch.Tensor] = {}
     with (accel or Accel()).autocast():
         for xb, yb in feed.iterate(batches(len(feed), batch_size, None)):
-            for k, v in (model.loss(xb, yb) if labelled else model.loss(xb)).items():
+            for k, v in _loss(model.loss, xb, yb).items():
                 sums[k] = sums.get(k, 0) + v.detach().float() * len(xb)
     model.train(was)
     return {k: float(v) / len(feed) for k, v in sums.items()}
@@ -67,21 +74,13 @@ def _fused(params) -> dict:
     return {"fused": True} if devices <= {"cpu", "cuda", "mps"} and len(devices) == 1 else {"foreach": True}
 
 
-def make_optimizer(model, cfg) -> torch.optim.Optimizer:
-    params = list(model.parameters())
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **_fused(params))
-
-
-def make_gan_optimizers(gan, cfg) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    from .losses import GAN_LOSSES
-
-    def make(params, lr, betas):
-        params = list(params)
-        if GAN_LOSSES[cfg.loss].optimizer == "rmsprop":
-            return torch.optim.RMSprop(params, lr=lr, foreach=True)
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **_fused(params))
-    return (make(gan.generator.parameters(), cfg.lr_g, cfg.betas_g),
-            make(gan.discriminator.parameters(), cfg.lr_d, cfg.betas_d))
+def make_optimizer(params, lr: float, betas=(0.9, 0.999), weight_decay: float = 0.0,
+                   kind: str = "adam") -> torch.optim.Optimizer:
+    """Adam (fused where it can be) or RMSprop (WGAN's) over `params`."""
+    params = list(params)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, **_fused(params))
 
 
 # learning-rate multiplier as a function of the fraction of training done
@@ -177,16 +176,23 @@ def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list, grad_c
     scaler.update()
 
 
-def _drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: dict,
-           step: Callable[[tuple, dict], dict],
-           end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
-           progress: bool, noise: dict | None = None, scalers: list | None = None) -> list[dict]:
-    """The shared outer loop. `state` holds everything that changes while training apart from
-    the model and optimisers: counters, the epoch's running sums, history, loop-specific values.
-    `feed` turns the epoch's index batches into (x, y) batches (data/feed.py).
+def drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: dict,
+          step: Callable[[tuple, dict], dict],
+          end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
+          progress: bool, accel: Accel, noise: dict | None = None, scalers: list | None = None) -> list[dict]:
+    """The outer loop every kind of run trains through. `state` holds everything that changes
+    while training apart from the model and optimisers: counters, the epoch's running sums,
+    history, loop-specific values (start from `fresh_state`). `feed` turns the epoch's index
+    batches into (x, y) batches (data/feed.py).
     step((x, y), state) -> {name: (value, weight)} to average over the epoch;
-    end_epoch(state, means, seconds) -> (record, stop). `scalers`: fp16 gradient scalers, saved
-    with the optimisers."""
+    end_epoch(state, means, seconds) -> (record, stop). `noise`, if given, receives the batch-order
+    generator as noise["gen"] (replayed on resume). `scalers`: fp16 gradient scalers, saved with
+    the optimisers."""
+    with interruptible(ctl), fast_cpu_math(accel.device):
+        return _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, scalers)
+
+
+def _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, scalers) -> list[dict]:
     n = len(feed)
     scalers = [s for s in (scalers or []) if s is not None]
     progress = progress and distributed.is_main()
@@ -330,7 +336,7 @@ def _interrupt(ctl: Control, save, gen_epoch, state) -> None:
                       "was saved", code)
 
 
-def _fresh_state(**extra) -> dict:
+def fresh_state(**extra) -> dict:
     return {"epoch": 1, "batch": 0, "batches": 0, "step": 0, "lr_scale": 1.0, "sums": {}, "counts": {},
             "history": [], **extra}
 
@@ -342,11 +348,11 @@ def _feed(x, accel: Accel):
     return TensorFeed(x, device=accel.device) if len(x) else None
 
 
-def train_autoencoder(model, x_train, x_val, cfg, *,
-                      opt: torch.optim.Optimizer | None = None,
-                      on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
-                      control: Control | None = None, accel: Accel | None = None) -> list[dict]:
-    """Adam on model.loss(x)["loss"]; one record per epoch (train_* and val_* means).
+def train_on_loss(model, x_train, x_val, cfg, *, opt: torch.optim.Optimizer | None = None,
+                  schedule: str = "constant", on_epoch: Callable[[dict], None] | None = None,
+                  progress: bool = True, control: Control | None = None, accel: Accel | None = None) -> list[dict]:
+    """Adam on model.loss(x)["loss"] (model.loss(x, y) where the feed has labels); one record per
+    epoch (train_* and val_* means). `schedule`: a key of LR_SCHEDULES.
 
     `x_train`, `x_val`: model-space tensors (batched by indexing, no per-sample collate) or feeds
     (data/feed.py). With cfg.patience > 0 training stops after that many epochs without a lower
@@ -356,16 +362,18 @@ def train_autoencoder(model, x_train, x_val, cfg, *,
     accel = accel or Accel()
     accel.place(model)
     feed, val = _feed(x_train, accel), _feed(x_val, accel)
-    opt = opt if opt is not None else make_optimizer(model, cfg)
+    opt = opt if opt is not None else make_optimizer(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
     params = list(model.parameters())
     scaler = accel.scaler()
     loss_fn = accel.compiled(model.loss)
+    lr_at = LR_SCHEDULES[schedule]
+    total = cfg.epochs * math.ceil(len(feed) / cfg.batch_size)
 
     def step(batch, st):
-        xb, _ = batch
-        set_lr([opt], [cfg.lr], st["lr_scale"])
+        xb, yb = batch
+        set_lr([opt], [cfg.lr], lr_at(st["batches"] / total) * st["lr_scale"])
         with accel.autocast():
-            out = loss_fn(xb)
+            out = _loss(loss_fn, xb, yb)
         descend(opt, out["loss"], params, ctl.grad_clip, scaler=scaler)
         st["step"] += 1
         return {k: (v.detach().float(), len(xb)) for k, v in out.items()}
@@ -391,122 +399,9 @@ def train_autoencoder(model, x_train, x_val, cfg, *,
             return record, True
         return record, False
 
-    state = _fresh_state(best=math.inf, stale=0, best_state=None)
-    with interruptible(ctl), fast_cpu_math(accel.device):
-        history = _drive(model, [opt], feed, cfg, ctl, state, step, end_epoch, progress, scalers=[scaler])
+    state = fresh_state(best=math.inf, stale=0, best_state=None)
+    history = drive(model, [opt], feed, cfg, ctl, state, step, end_epoch, progress, accel, scalers=[scaler])
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
-    model.eval()
-    return history
-
-
-def train_gan(gan, x, y: torch.Tensor | None, cfg, tc, *, opts=None,
-              on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
-              control: Control | None = None, accel: Accel | None = None) -> list[dict]:
-    """One loop for every GAN loss: per batch a D step on detached fakes, and every n_critic-th
-    batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data.
-    `x`, `y`: model-space tensors, or a feed (data/feed.py) holding both."""
-    from .losses import GAN_LOSSES, gradient_penalty
-    spec = GAN_LOSSES[cfg.loss]
-    ctl = control or Control()
-    accel = accel or Accel()
-    accel.place(gan)
-    feed = x if hasattr(x, "iterate") else TensorFeed(x, y, accel.device)
-    G, D = gan.generator, gan.discriminator
-    opt_g, opt_d = opts if opts is not None else make_gan_optimizers(gan, cfg)
-    scaler_g, scaler_d = accel.scaler(), accel.scaler()
-    # torch.compile has no double backward, which the gradient penalty needs: D stays eager then
-    G_step = accel.compiled(G)
-    D_step = D if cfg.gp_weight else accel.compiled(D)
-    dev = accel.device
-    schedule = LR_SCHEDULES[cfg.lr_decay or "constant"]
-    base_lr = [cfg.lr_g, cfg.lr_d]
-    total = tc.epochs * math.ceil(len(feed) / tc.batch_size)
-    g_params, d_params = list(G.parameters()), list(D.parameters())
-    # the noise generator is the driver's batch-order generator, so that resume replays both
-    noise: dict = {}
-
-    def step(batch, st):
-        real, labels = batch
-        n = len(real)
-        set_lr((opt_g, opt_d), base_lr, schedule(st["done"] / total) * st["lr_scale"])
-        st["done"] += 1
-        if distributed.any_flag(n % cfg.pack > 0 or n < 2 * cfg.pack):
-            return {}  # a short last batch that packing cannot split (on any process)
-        gen = noise["gen"]  # a CPU generator: the same noise on every device, replayed on resume
-        labels = labels if gan.num_classes else None
-        with accel.autocast():
-            fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
-            d_real, d_fake = D_step(real, labels), D_step(fake.detach(), labels)
-            d_loss = spec.d(d_real.float(), d_fake.float())
-        if cfg.gp_weight:  # in fp32: a second-order gradient under autocast is not worth the risk
-            d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real,
-                                                               fake.detach().float(), gen)
-        descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss", scaler_d)
-        if cfg.clip:
-            with torch.no_grad():
-                for p in d_params:
-                    p.clamp_(-cfg.clip, cfg.clip)
-        out = {"d_loss": (d_loss.detach().float(), 1), "d_real": (d_real.detach().float().mean(), 1),
-               "d_fake": (d_fake.detach().float().mean(), 1)}
-        st["n_d"] += 1
-        if st["n_d"] % cfg.n_critic == 0:
-            with accel.autocast():
-                fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
-                g_loss = spec.g(D_step(fake, labels).float())
-            descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss", scaler_g)
-            gan.update_ema()
-            st["step"] += 1
-            out["g_loss"] = (g_loss.detach().float(), 1)
-        return out
-
-    def end_epoch(st, means, seconds):
-        record = {"epoch": st["epoch"], "step": st["step"], "d_loss": means.get("d_loss", 0.0),
-                  "g_loss": means.get("g_loss", 0.0), "d_real": means.get("d_real", 0.0),
-                  "d_fake": means.get("d_fake", 0.0), "seconds": seconds}
-        if on_epoch is not None:
-            on_epoch(record)
-        G.train()
-        D.train()
-        return record, False
-
-    state = _fresh_state(done=0, n_d=0)
-    with interruptible(ctl), fast_cpu_math(accel.device):
-        history = _drive(gan, [opt_g, opt_d], feed, tc, ctl, state, step, end_epoch, progress,
-                         noise=noise, scalers=[scaler_g, scaler_d])
-    G.eval()
-    return history
-
-
-def train_classifier(model, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor | None,
-                     y_val: torch.Tensor | None, cfg, *, opt: torch.optim.Optimizer | None = None,
-                     on_epoch: Callable[[dict], None] | None = None, progress: bool = True,
-                     control: Control | None = None) -> list[dict]:
-    """Adam on model.loss(x, y)["loss"] with the learning rate decaying linearly to 0."""
-    ctl = control or Control()
-    opt = opt if opt is not None else make_optimizer(model, cfg)
-    params = list(model.parameters())
-    total = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
-
-    def step(batch, st):
-        xb, yb = batch
-        set_lr([opt], [cfg.lr], LR_SCHEDULES["linear"](st["batches"] / total) * st["lr_scale"])
-        out = model.loss(xb, yb)
-        descend(opt, out["loss"], params, ctl.grad_clip)
-        st["step"] += 1
-        return {k: (v.detach(), len(xb)) for k, v in out.items()}
-
-    def end_epoch(st, means, seconds):
-        record = {"epoch": st["epoch"], "step": st["step"], **{f"train_{k}": v for k, v in means.items()}}
-        if x_val is not None and len(x_val):
-            record.update({f"val_{k}": v for k, v in evaluate(model, x_val, y=y_val).items()})
-        record["seconds"] = seconds
-        if on_epoch is not None:
-            on_epoch(record)
-        return record, False
-
-    state = _fresh_state()
-    with interruptible(ctl), fast_cpu_math(torch.device("cpu")):
-        history = _drive(model, [opt], TensorFeed(x, y), cfg, ctl, state, step, end_epoch, progress)
     model.eval()
     return history

@@ -112,3 +112,23 @@ def toy_scatter(samples: np.ndarray, centers: np.ndarray | None, path, title: st
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
+
+
+def latent_map_figure(z: np.ndarray, y: np.ndarray | None, classes: list[str] | None, title: str):
+    """2-D points (N, 2) coloured by label, with a legend of class names when there are some."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    if y is not None:
+        sc = ax.scatter(z[:, 0], z[:, 1], c=y, cmap="tab10", s=4, alpha=0.7)
+        if classes:
+            handles = [plt.Line2D([], [], marker="o", ls="", color=sc.cmap(sc.norm(i)), label=c)
+                       for i, c in enumerate(classes)]
+            ax.legend(handles=handles, fontsize=7, loc="best", markerscale=1)
+    else:
+        ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -3,6 +3,7 @@
     load_dataset("fashion-mnist", split="test")
     load_dataset("scans/", image_size=64)          # image folder
     load_dataset("table.csv", label_column="y")
+    load_dataset(run.config.data, "test")          # a run's data settings, whole
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..config import DataConfig
 from ..errors import DataError, UsageError
 from .arrays import STREAM_CHOICES, load_npy, load_npz
 from .base import SPLITS, Dataset, check_split, holdout_split
@@ -75,16 +77,30 @@ FILE_LOADERS: dict[str, Callable[..., Dataset]] = {
 }
 
 
-def load_dataset(spec: str, split: str = "train", *, data_dir: str | None = None,
-                 image_size: int | None = None, channels: int | None = None,
-                 label_column: str | int | None = None, stream: str = "auto") -> Dataset:
-    """A dataset by registered name, or from a file or folder path. `stream`: whether a .npy is
-    read lazily from disk while training ("on", "off", "auto": from 1 GiB on)."""
+def load_dataset(data: str | DataConfig, split: str = "train", **settings) -> Dataset:
+    """A dataset by registered name, or from a file or folder path, with the settings of a
+    DataConfig: given whole (a run's `config.data`), or as a name/path and keyword settings
+    (data_dir, image_size, channels, label_column, stream: whether a .npy or an image folder is
+    read lazily from disk while training, "on", "off", "auto": from 1 GiB on)."""
+    if isinstance(data, DataConfig):
+        if settings:
+            raise TypeError("load_dataset: give the settings in the DataConfig, not beside it")
+        dc = data
+    else:
+        unknown = sorted(set(settings) - {f for f in DataConfig.__dataclass_fields__ if f != "data"})
+        if unknown:
+            raise TypeError(f"load_dataset: unknown settings {unknown}")
+        dc = DataConfig(data=data, **settings)
+    return _load(dc, split)
+
+
+def _load(dc: DataConfig, split: str) -> Dataset:
     check_split(split)
-    if stream not in STREAM_CHOICES:
-        raise UsageError(f"--stream {stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
-    opts = dict(data_dir=data_dir, image_size=image_size, channels=channels, label_column=label_column,
-                stream=stream)
+    spec, image_size = dc.data, dc.image_size
+    if dc.stream not in STREAM_CHOICES:
+        raise UsageError(f"--stream {dc.stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
+    opts = dict(data_dir=dc.data_dir, image_size=image_size, channels=dc.channels, label_column=dc.label_column,
+                stream=dc.stream)
     if spec in DATASETS:
         ds = DATASETS[spec](split, **opts)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import UsageError
+from ..nets import output_activation
 from .autoencoder import Autoencoder, DenoisingAutoencoder, SparseAutoencoder
 from .vae import VAE
 
@@ -14,13 +15,6 @@ MODELS = {
     "sparse": SparseAutoencoder,
     "vae": VAE,
 }
-
-
-def output_activation(cfg, model_range: tuple[float, float] | None) -> str:
-    """The decoder's output activation: as configured, or matched to the model's value range."""
-    if cfg.output != "auto":
-        return cfg.output
-    return {(0.0, 1.0): "sigmoid", (-1.0, 1.0): "tanh"}.get(model_range, "identity")
 
 
 def build_model(cfg, kind: str, shape: tuple[int, ...], model_range: tuple[float, float] | None):
@@ -37,7 +31,7 @@ def build_model(cfg, kind: str, shape: tuple[int, ...], model_range: tuple[float
     if cfg.family == "vae" and cfg.likelihood == "bernoulli" and model_range != (0.0, 1.0):
         raise UsageError("--likelihood bernoulli needs data in [0, 1]: use image data with "
                          "--normalize unit, or --likelihood gaussian")
-    return MODELS[cfg.family](cfg, shape, output_activation(cfg, model_range))
+    return MODELS[cfg.family](cfg, shape, output_activation(cfg.output, model_range))
 
 
 __all__ = ["MODELS", "build_model", "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE"]

@@ -11,9 +11,7 @@ import torch
 from torch import nn
 
 from .. import losses
-from ..nets import BODIES
-
-OUTPUT_ACTIVATIONS = {"identity": nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+from ..nets import BODIES, OUTPUT_ACTIVATIONS
 
 
 class Autoencoder(nn.Module):

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..nets import ConvDecoder, ConvEncoder, mlp
-from .autoencoder import OUTPUT_ACTIVATIONS
+from ..errors import check_all
+from ..losses import GANLoss, gan_loss
+from ..nets import OUTPUT_ACTIVATIONS, ConvDecoder, ConvEncoder, mlp, output_activation
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": partial(nn.LeakyReLU, 0.2)}
 
@@ -49,15 +50,14 @@ class Discriminator(nn.Module):
     (projection discriminator, Miyato & Koyama 2018). With pack m it sees m examples at once,
     stacked on the channel (images) or feature (tables) axis (Lin et al. 2018, PacGAN)."""
 
-    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, spectral: bool):
+    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, spectral: bool,
+                 batch_norm: bool = False):
         super().__init__()
         self.pack = cfg.pack
         packed = (shape[0] * cfg.pack, *shape[1:])
         if cfg.arch == "dcgan":
             feat = cfg.conv_channels[-1]
-            from ..losses import GAN_LOSSES
-            self.features = ConvEncoder(packed, cfg.conv_channels, feat,
-                                        batch_norm=GAN_LOSSES[cfg.loss].d_batch_norm and not spectral)
+            self.features = ConvEncoder(packed, cfg.conv_channels, feat, batch_norm=batch_norm and not spectral)
             self.act = nn.LeakyReLU(0.2)
         else:
             feat = cfg.hidden[-1]
@@ -84,14 +84,15 @@ class Discriminator(nn.Module):
 
 class GAN(nn.Module):
     """Generator, discriminator and (optionally) an exponential moving average of the
-    generator's weights, which sampling uses (Karras et al. 2018; Yazici et al. 2019)."""
+    generator's weights, which sampling uses (Karras et al. 2018; Yazici et al. 2019).
+    `loss`: the loss pair and its paper's settings, which the model and the training loop use."""
 
-    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, output: str):
+    def __init__(self, cfg, shape: tuple[int, ...], num_classes: int | None, output: str, loss: GANLoss):
         super().__init__()
-        self.cfg, self.shape = cfg, tuple(shape)
+        self.cfg, self.shape, self.loss = cfg, tuple(shape), loss
         self.num_classes = num_classes if cfg.conditional else None
         self.generator = Generator(cfg, shape, self.num_classes, output)
-        self.discriminator = Discriminator(cfg, shape, self.num_classes, cfg.spectral_norm)
+        self.discriminator = Discriminator(cfg, shape, self.num_classes, cfg.spectral_norm, loss.d_batch_norm)
         self.ema = None
         if cfg.ema > 0:
             self.ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -130,8 +131,7 @@ class GAN(nn.Module):
 
 def resolve(cfg, kind: str, shape: tuple[int, ...] = ()):
     """Fill the settings left to default (None) from the loss's paper and the kind of data."""
-    from ..losses import GAN_LOSSES
-    spec = GAN_LOSSES[cfg.loss]
+    spec = gan_loss(cfg.loss)
     pick = {
         "arch": cfg.arch or ("dcgan" if kind == "image" else "mlp"),
         # a 2-D mixture wants a 2-D z (64 collapsed every mode of `ring` in our runs)
@@ -153,14 +153,10 @@ def resolve(cfg, kind: str, shape: tuple[int, ...] = ()):
 def build_gan(cfg, kind: str, shape: tuple[int, ...], model_range, num_classes: int | None,
               batch_size: int | None = None) -> GAN:
     """A fresh GAN for a resolved config; user errors raise UsageError naming the flag."""
-    from ..errors import UsageError
-    from ..losses import GAN_LOSSES
-    if cfg.loss not in GAN_LOSSES:
-        raise UsageError(f"--loss {cfg.loss!r} is unknown; expected one of {', '.join(GAN_LOSSES)}")
-    if cfg.arch == "dcgan" and kind != "image":
-        raise UsageError(f"--arch dcgan needs image data, but this data is a table of {shape[0]} columns; "
-                         "use --arch mlp")
-    checks = [
+    loss = gan_loss(cfg.loss)
+    check_all([
+        (cfg.arch != "dcgan" or kind == "image",
+         f"--arch dcgan needs image data, but this data is a table of {shape[0]} columns; use --arch mlp"),
         (cfg.z_dim >= 1, f"--z-dim {cfg.z_dim} must be at least 1"),
         (cfg.pack >= 1, f"--pack {cfg.pack} must be at least 1"),
         (batch_size is None or batch_size % cfg.pack == 0,
@@ -172,11 +168,5 @@ def build_gan(cfg, kind: str, shape: tuple[int, ...], model_range, num_classes: 
         (cfg.n_critic >= 1, f"--n-critic {cfg.n_critic} must be at least 1"),
         (cfg.lr_g > 0 and cfg.lr_d > 0, f"learning rates must be positive (--lr-g {cfg.lr_g}, --lr-d {cfg.lr_d})"),
         (len(cfg.betas_g) == 2 and len(cfg.betas_d) == 2, "--betas-g/--betas-d take two numbers, e.g. 0.5,0.999"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise UsageError(msg)
-    output = cfg.output
-    if output == "auto":
-        output = {(0.0, 1.0): "sigmoid", (-1.0, 1.0): "tanh"}.get(model_range, "identity")
-    return GAN(cfg, shape, num_classes, output)
+    ])
+    return GAN(cfg, shape, num_classes, output_activation(cfg.output, model_range), loss)

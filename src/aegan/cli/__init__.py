@@ -1,0 +1,52 @@
+"""The `aegan` command. Thin: parse, call the library, print. User errors print one line and
+exit 2 (usage) or 1 (runtime); `--debug` shows the traceback. Each group of commands is a module
+here with its parsers and commands: train.py, use.py (sample, encode, ...), inspect.py (info,
+data, evaluate, report), anomaly.py."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import distributed
+from ..errors import AeganError, UsageError
+from ..version import __version__
+from . import anomaly, inspect, train, use
+from .flags import Parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="aegan", description="Autoencoders and GANs on your own data.")
+    parser.add_argument("--version", action="version", version=f"aegan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    train.add_parsers(sub)
+    inspect.add_parsers(sub)
+    use.add_parsers(sub)
+    anomaly.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if distributed.setup() and not distributed.is_main():
+        sys.stdout = open(os.devnull, "w")  # under torchrun rank 0 speaks for all
+    try:
+        for name in ("n", "nrow", "rows"):
+            v = getattr(args, name, None)
+            if v is not None and v < 1:
+                raise UsageError(f"-{'-' if len(name) > 1 else ''}{name} {v} must be at least 1")
+        return args.fn(args)
+    except AeganError as e:
+        if args.debug:
+            raise
+        print(f"aegan {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"aegan {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `aegan ... | head`: the reader left; stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    finally:
+        distributed.teardown()

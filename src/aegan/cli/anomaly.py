@@ -1,0 +1,112 @@
+"""`aegan anomaly fit|score|bench`: anomaly detection with an autoencoder trained on normal data."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+
+from ..anomaly import (COMPONENTS, DEFAULT_CONTAMINATION, DEFAULT_SCORE, Scoring, default_model, default_train,
+                       fit_scoring)
+from ..anomaly_bench import format_bench, one_class_bench
+from ..checkpoint import atomic_write, check_output_file
+from ..config import DataConfig, ModelConfig, TrainConfig, add_flags, from_flags
+from ..errors import UsageError
+from .flags import Parser, common, data_flags, load_data, out_flags, run_folder_flags
+
+
+def add_parsers(sub) -> None:
+    anomaly = sub.add_parser("anomaly", help="anomaly detection: fit on normal data, score new data, benchmark")
+    common(anomaly)
+    asub = anomaly.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="ACTION")
+    p = asub.add_parser("fit", help="train a detector on normal data (defaults: the benchmark's best setting)")
+    run_folder_flags(p)
+    data_flags(p)
+    p.add_argument("--score", default=DEFAULT_SCORE,
+                   help="; ".join(f"{k}: {v[3]}" for k, v in COMPONENTS.items()) + ". Several joined by '+' are "
+                        f"z-scored on the training data and summed (default: {DEFAULT_SCORE})")
+    p.add_argument("--contamination", type=float, default=DEFAULT_CONTAMINATION,
+                   help="expected fraction of anomalies in the training data, in (0, 0.5]: the threshold is that "
+                        f"quantile of the training scores (default: {DEFAULT_CONTAMINATION})")
+    p.add_argument("--threshold", type=float, default=None, help="an explicit score threshold instead")
+    add_flags(p, ModelConfig)
+    add_flags(p, TrainConfig)
+    common(p)
+    p.set_defaults(fn=cmd_fit)
+
+    p = asub.add_parser("score", help="score data with a fitted detector into a CSV (index, [name,] score, label)")
+    p.add_argument("run", help="detector run folder (from aegan anomaly fit)")
+    out_flags(p, "scores.csv")
+    data_flags(p)
+    common(p)
+    p.set_defaults(fn=cmd_score)
+
+    p = asub.add_parser("bench", help="one-class protocol: per class, train on it, AUROC on the whole test set")
+    p.add_argument("--classes", help="comma-separated class indices (default: all)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per class: 0 to N-1 (default 3)")
+    p.add_argument("--score", default=None, help="detector score (default: the detector's)")
+    p.add_argument("--no-peers", action="store_true",
+                   help="leave out the peers (PCA, k-NN on pixels, Isolation Forest, one-class SVM)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no per-class lines")
+    add_flags(p, DataConfig, skip=("normalize", "image_size", "channels", "label_column"))
+    add_flags(p, ModelConfig)
+    add_flags(p, TrainConfig, skip=("checkpoint_every", "checkpoint_steps", "keep_checkpoints", "tensorboard"))
+    common(p)
+    p.set_defaults(fn=cmd_bench)
+
+
+def cmd_fit(args) -> int:
+    dc, ds = load_data(args, split_default="train")
+    model = from_flags(args, ModelConfig, default_model(ds.kind, ds.shape))
+    train = from_flags(args, TrainConfig, default_train(ds.kind))
+    scoring = fit_scoring(ds, model, train, args.score, args.contamination, args.threshold, dc, args.out,
+                          overwrite=args.overwrite, progress=not args.quiet, split=args.split or "train")
+    flagged = int((scoring.train_scores > scoring.threshold).sum())
+    print(f"fitted {model.family}/{model.arch} anomaly detector on {ds.name} ({len(ds)} normal examples), score "
+          f"{scoring.score}; threshold {scoring.threshold:.5g} "
+          + ("(given)" if scoring.threshold_given else f"(contamination {scoring.contamination:g}: "
+             f"{flagged} of {len(ds)} training examples above it)"))
+    print(f"run folder: {scoring.run.path}")
+    print(f"next: aegan anomaly score {scoring.run.path} --data NEW_DATA --out scores.csv")
+    return 0
+
+
+def cmd_score(args) -> int:
+    scoring = Scoring.load(args.run)
+    out = check_output_file(args.out, args.overwrite, (".csv",))
+    _, ds = load_data(args, scoring.run.config.data)
+    scores = scoring.scores(ds)
+    labels = (scores > scoring.threshold).astype(int)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["index", "name", "score", "label"] if ds.names else ["index", "score", "label"])
+            for i, (s, lab) in enumerate(zip(scores.tolist(), labels.tolist())):
+                w.writerow([i, ds.names[i], repr(s), lab] if ds.names else [i, repr(s), lab])
+    atomic_write(out, write)
+    print(f"wrote {out}: {len(ds)} scores, {int(labels.sum())} above the threshold {scoring.threshold:.5g} "
+          "(label 1 = anomaly)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    classes = None
+    if args.classes:
+        try:
+            classes = [int(c) for c in args.classes.split(",") if c.strip()]
+        except ValueError:
+            raise UsageError(f"--classes {args.classes!r}: expected class indices, e.g. 0,1,2") from None
+    dc = from_flags(args, DataConfig, DataConfig(data="fashion-mnist"))
+    # the detector's own defaults unless model or training flags are given
+    model = from_flags(args, ModelConfig, default_model("image", ())) if _given(args, ModelConfig) else None
+    train = from_flags(args, TrainConfig, default_train("image")) if _given(args, TrainConfig) else None
+    result = one_class_bench(dc, classes, args.seeds, model, train, args.score, peers=not args.no_peers,
+                             progress=not args.quiet and not args.json)
+    print(json.dumps(result, indent=2) if args.json else format_bench(result))
+    return 0
+
+
+def _given(args, cls) -> bool:
+    return any(getattr(args, f"{cls.__name__}.{f.name}", None) is not None for f in dataclasses.fields(cls))

@@ -1,0 +1,58 @@
+"""What the commands share: the parser class, flags declared once (data, --out/--overwrite,
+--debug), reading the data a command names and opening a run folder of the kind it needs."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import DataConfig, add_flags, from_flags
+from ..data import SPLITS, Dataset, load_dataset
+from ..errors import UsageError
+from ..runs.base import RunBase
+from ..runs.registry import load
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def out_flags(p: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    """--out (`what` it names) and --overwrite."""
+    p.add_argument("--out", required=required, help=what)
+    p.add_argument("--overwrite", action="store_true", help="replace what is at --out (for a folder: aegan's files "
+                                                            "in it)")
+
+
+def run_folder_flags(p: argparse.ArgumentParser) -> None:
+    """--out, --overwrite and --quiet of every command that trains into a run folder."""
+    out_flags(p, "run folder to create")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+
+def data_flags(p: argparse.ArgumentParser, required: bool = True, split_help: str | None = None) -> None:
+    add_flags(p, DataConfig, skip=("normalize",))
+    p.add_argument("--split", choices=SPLITS, default=None,
+                   help=split_help or "which split to read (default: train for training, test otherwise)")
+    for a in p._actions:
+        if a.dest == "DataConfig.data":
+            a.required = required
+
+
+def load_data(args, base: DataConfig | None = None, split_default: str = "test") -> tuple[DataConfig, Dataset]:
+    """The data settings given on the command line (on top of `base`, a run's own) and the data."""
+    dc = from_flags(args, DataConfig, base)
+    return dc, load_dataset(dc, args.split or split_default)
+
+
+def open_run(path: str, kind: type[RunBase] = RunBase) -> RunBase:
+    """The run folder at `path`, which must hold a run of `kind`."""
+    run = load(path)
+    if not isinstance(run, kind):
+        raise UsageError(f"{path} holds a {run.label} run, but this command needs a {kind.label} run; "
+                         f"{run.commands}")
+    return run

@@ -1,0 +1,127 @@
+"""Commands that use a trained model on data or noise: sample and interpolate (GANs), encode,
+decode and reconstruct (autoencoders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..checkpoint import check_output_file, save_npy
+from ..errors import UsageError
+from ..runs.autoencoder import AutoencoderRun
+from ..runs.gan import GANRun
+from ..viz import grid_image, save_png
+from .flags import common, data_flags, load_data, open_run, out_flags
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("sample", help="samples from a GAN run (grid.png or samples.npy)")
+    p.add_argument("run", help="GAN run folder")
+    p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
+    out_flags(p, "grid.png or samples.npy (the data's own units)")
+    p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
+    p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
+    common(p)
+    p.set_defaults(fn=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="a GAN's samples along straight lines in z (strip.png or .npy)")
+    p.add_argument("run", help="GAN run folder")
+    p.add_argument("--steps", type=int, default=8, help="points per line (default 8)")
+    p.add_argument("--rows", type=int, default=4, help="how many lines (default 4)")
+    out_flags(p, "strip.png or points.npy")
+    p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
+    p.add_argument("--seed", type=int, default=0)
+    common(p)
+    p.set_defaults(fn=cmd_interpolate)
+
+    p = sub.add_parser("encode", help="write the codes of a dataset to a .npy file")
+    p.add_argument("run", help="autoencoder run folder")
+    out_flags(p, "codes.npy")
+    data_flags(p)
+    common(p)
+    p.set_defaults(fn=cmd_encode)
+
+    p = sub.add_parser("decode", help="decode codes (.npy) into examples (.npy) or a picture (.png)")
+    p.add_argument("run", help="autoencoder run folder")
+    p.add_argument("--codes", required=True, help="codes.npy of shape (N, code_dim)")
+    out_flags(p, "out.npy (data's own units) or grid.png")
+    p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
+    common(p)
+    p.set_defaults(fn=cmd_decode)
+
+    p = sub.add_parser("reconstruct", help="inputs and their reconstructions (grid.png or .npy)")
+    p.add_argument("run", help="autoencoder run folder")
+    out_flags(p, "grid.png (inputs above, reconstructions below) or out.npy")
+    p.add_argument("-n", type=int, default=None, help="how many examples (default: 16 in a picture, all in .npy)")
+    p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
+    data_flags(p)
+    common(p)
+    p.set_defaults(fn=cmd_reconstruct)
+
+
+def cmd_sample(args) -> int:
+    run = open_run(args.run, GANRun)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    x = run.sample(args.n, args.label, args.seed)
+    write_examples(run, out, x, args.nrow)
+    print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])}")
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    run = open_run(args.run, GANRun)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    x = run.interpolate(args.steps, args.rows, args.seed, args.label)
+    write_examples(run, out, x, args.steps)
+    print(f"wrote {out}: {args.rows} lines of {args.steps} samples")
+    return 0
+
+
+def cmd_encode(args) -> int:
+    run = open_run(args.run, AutoencoderRun)
+    out = check_output_file(args.out, args.overwrite, (".npy",))
+    _, ds = load_data(args, run.config.data)
+    codes = run.encode(ds)
+    save_npy(out, codes)
+    print(f"wrote {out}: codes of shape {codes.shape}")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    run = open_run(args.run, AutoencoderRun)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    try:
+        codes = np.load(args.codes, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise UsageError(f"--codes {args.codes}: not a readable numeric .npy ({e or 'empty file'}); expected codes "
+                         "written by 'aegan encode'") from None
+    x = run.decode(codes)
+    write_examples(run, out, x, args.nrow)
+    print(f"wrote {out}: {len(x)} decoded examples of shape {tuple(x.shape[1:])}")
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    run = open_run(args.run, AutoencoderRun)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    _, ds = load_data(args, run.config.data)
+    n = len(ds) if out.suffix == ".npy" and args.n is None else min(len(ds), args.n or 16)
+    sub = ds.subset(np.arange(n))
+    if out.suffix == ".png":
+        save_png(out, run.reconstruction_grid(sub, nrow=args.nrow))
+    else:
+        save_npy(out, run.reconstruct(sub))
+    mse = float(run.score(sub).mean())
+    print(f"wrote {out}: {n} reconstructions; mean squared error {mse:.5g} (model units)")
+    return 0
+
+
+def write_examples(run, out: Path, x: np.ndarray, nrow: int) -> None:
+    if out.suffix == ".npy":
+        save_npy(out, x)
+        return
+    if run.kind != "image":
+        raise UsageError(f"--out {out}: a picture needs image data, this run is tabular; use a .npy file")
+    save_png(out, grid_image(run.normalizer.to_unit_pixels(x), nrow=nrow))
