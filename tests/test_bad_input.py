@@ -91,3 +91,39 @@ def test_weights_or_checkpoint_of_another_family(cli, digits_run, tmp_path):
     shutil.rmtree(run / "checkpoints", ignore_errors=True)
     shutil.copytree(gan / "checkpoints", run / "checkpoints")
     _one_line_error(cli("train", "--resume", run), 1, "different runs")
+
+
+def _empty_and_cut_files(tmp_path):
+    """(path, --stream on?) of every reader's empty file and file cut short."""
+    from PIL import Image
+    tmp_path.mkdir()
+    np.save(tmp_path / "full.npy", np.random.default_rng(0).random((50, 6), np.float32))
+    raw = (tmp_path / "full.npy").read_bytes()
+    (tmp_path / "zero.npy").write_bytes(b"")
+    (tmp_path / "cut.npy").write_bytes(raw[:200])
+    (tmp_path / "header-cut.npy").write_bytes(raw[:40])
+    np.savez(tmp_path / "full.npz", x=np.ones((50, 6)))
+    (tmp_path / "zero.npz").write_bytes(b"")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "full.npz").read_bytes()[:300])
+    (tmp_path / "zero.csv").write_text("")
+    (tmp_path / "cut.csv").write_text("a,b,c\n1,2,3\n4,5")
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    (idx / "train-images-idx3-ubyte").write_bytes(b"")
+    for name, blob in (("zero.png", b""), ("cut.png", None)):
+        folder = tmp_path / f"images-{name}" / "a"
+        folder.mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"{i}.png")
+        (folder / name).write_bytes(blob if blob is not None else (folder / "0.png").read_bytes()[:30])
+    files = ["zero.npy", "cut.npy", "header-cut.npy", "zero.npz", "cut.npz", "zero.csv", "cut.csv", "idx",
+             "images-zero.png", "images-cut.png"]
+    return [tmp_path / f for f in files]
+
+
+@pytest.mark.parametrize("stream", ["off", "on"])
+def test_every_reader_refuses_empty_and_cut_short_files_in_one_line(cli, tmp_path, stream):
+    for path in _empty_and_cut_files(tmp_path / stream):
+        r = cli("train", "ae", "--data", path, "--stream", stream, "--split", "all", "--epochs", "1", "--quiet",
+                "--out", tmp_path / "run", "--overwrite")
+        _one_line_error(r, 1, path.name)

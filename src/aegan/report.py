@@ -15,16 +15,15 @@ from . import checkpoint
 from .errors import UsageError
 from .runs.base import Figure, Section
 from .runs.registry import load
-from .viz import curves_figure
+from .viz import curves_figure, pyplot
 
 
 def _png(img, keep: Path | None = None) -> str:
     """A PIL image or a matplotlib figure -> data URI; with `keep`, also written there as a PNG."""
     buf = io.BytesIO()
     if hasattr(img, "savefig"):
-        import matplotlib.pyplot as plt
         img.savefig(buf, format="png", dpi=90)
-        plt.close(img)
+        pyplot().close(img)
     else:
         img.save(buf, format="PNG")
     if keep is not None:
@@ -45,13 +44,6 @@ def _table(rows: list[list], head: list[str]) -> str:
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))  # noqa: E731
     body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
     return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + body + "</table>"
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _curves(records: list[dict], title: str) -> str:
@@ -124,7 +116,7 @@ def run_section(run) -> str:
 
 def compare_section(runs: list) -> str:
     """Several runs: their main curves overlaid and their last metrics in one table."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     rows, keys = [], []
     for run in runs:

@@ -11,6 +11,14 @@ from PIL import Image
 from .checkpoint import atomic_write
 
 
+def pyplot():
+    """matplotlib.pyplot drawing off-screen (Agg); imported when a figure is made, not with aegan."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def grid_image(images: torch.Tensor, nrow: int = 8, pad: int = 2, min_size: int = 48) -> Image.Image:
     """(N, C, H, W) pixels in [0, 1] -> one PIL image, `nrow` per row, small images enlarged
     (nearest neighbour) so each tile is at least `min_size` pixels high."""
@@ -61,7 +69,7 @@ def curve_panels(records: list[dict]) -> list[tuple[str, list[str]]]:
 
 def loss_curves(records: list[dict], path, title: str = "") -> None:
     """Write curves_figure(records) as a PNG."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig = curves_figure(records, title)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
@@ -69,9 +77,7 @@ def loss_curves(records: list[dict], path, title: str = "") -> None:
 
 def curves_figure(records: list[dict], title: str = ""):
     """Each panel of curve_panels against the epoch, log scale where all values are positive."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = curve_panels(records) or [("loss", [])]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
@@ -94,9 +100,7 @@ def curves_figure(records: list[dict], title: str = ""):
 
 def toy_scatter(samples: np.ndarray, centers: np.ndarray | None, path, title: str = "") -> None:
     """2-D samples (blue) over the mode centres (red crosses)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue", label="samples")
@@ -116,9 +120,7 @@ def toy_scatter(samples: np.ndarray, centers: np.ndarray | None, path, title: st
 
 def latent_map_figure(z: np.ndarray, y: np.ndarray | None, classes: list[str] | None, title: str):
     """2-D points (N, 2) coloured by label, with a legend of class names when there are some."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     if y is not None:

@@ -86,13 +86,12 @@ def cmd_info(args) -> int:
                          indent=2))
         return 0
     t = cfg.train
-    lines = dict(run.describe())
     print(f"run:        {run.path}")
-    print(f"model:      {lines['model']}")
-    print(f"body:       {lines['body']}")
+    for heading, text in run.describe():
+        print(f"{heading + ':':<12}{text}")
     print(f"data:       {info['name']} ({info['source']}), {info['kind']} {tuple(info['shape'])}, "
           f"{info['num_examples']} examples, normalised '{info['normalizer']['target']}'")
-    print(f"training:   {t.epochs} epochs, batch {t.batch_size}, {lines['lr']}, seed {t.seed}; "
+    print(f"training:   {t.epochs} epochs, batch {t.batch_size}, {run.learning_rates()}, seed {t.seed}; "
           f"aegan {cfg.aegan_version}")
     print(f"parameters: {sum(p.numel() for p in run.module.parameters()):,}")
     if metrics:

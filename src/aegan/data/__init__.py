@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..config import DataConfig
 from ..errors import DataError, UsageError
@@ -133,8 +135,6 @@ def is_streamed(ds: Dataset) -> bool:
 
 def _resize(x: np.ndarray, size: int) -> np.ndarray:
     """Resize (N, C, H, W) images bilinearly (image folders resize as they read)."""
-    import torch
-    import torch.nn.functional as F
     t = torch.from_numpy(np.asarray(x, dtype=np.float32))
     out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True).numpy()
     return np.clip(np.rint(out), 0, 255).astype(np.uint8) if x.dtype == np.uint8 else out

@@ -11,6 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataError, UsageError
 from .base import Dataset, check_split, holdout_split
 from .lazy import LazyRows
+from .npy_rows import STREAM_BYTES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
@@ -83,7 +84,6 @@ def load_image_folder(folder: Path, split: str, image_size: int | None = None,
                       channels: int | None = None, stream: str = "auto", **_) -> Dataset:
     """With --stream on (auto: when the decoded images would take 1 GiB or more) the images are
     only probed here and decoded batch by batch while training."""
-    from .npy_rows import STREAM_BYTES
     check_split(split)
     if image_size is not None and image_size < 1:
         raise UsageError(f"--image-size {image_size} must be a positive number of pixels")

@@ -26,13 +26,17 @@ def read_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         try:
             version = np.lib.format.read_magic(f)
             read = {(1, 0): np.lib.format.read_array_header_1_0,
-                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    (2, 0): np.lib.format.read_array_header_2_0,
+                    (3, 0): np.lib.format.read_array_header_2_0}.get(version)  # 3.0: 2.0 with a UTF-8 header
             if read is None:
                 raise ValueError(f"format version {version} is not read lazily")
             shape, fortran, dtype = read(f)
         except ValueError as e:
             raise DataError(f"{path}: not a readable .npy file ({e}); expected an array saved by numpy.save") from None
-        return tuple(shape), fortran, dtype, f.tell()
+        offset = f.tell()
+    if not dtype.hasobject and path.stat().st_size < offset + int(np.prod(shape)) * dtype.itemsize:
+        raise DataError(f"{path}: the file is shorter than its header says ({tuple(shape)} {dtype}); it is truncated")
+    return tuple(shape), fortran, dtype, offset
 
 
 class NpyRows(LazyRows):

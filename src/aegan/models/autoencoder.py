@@ -1,6 +1,6 @@
 """Deterministic autoencoders: plain, denoising and sparse.
 
-Contract (DESIGN.md): encode(x) -> z, decode(z) -> x_hat, loss(x) -> {"loss", parts...},
+Contract (docs/architecture.md): encode(x) -> z, decode(z) -> x_hat, loss(x) -> {"loss", parts...},
 score(x) -> (N,) anomaly score (higher = more anomalous). Inputs and outputs are in model
 units (the run's normaliser maps the data's own units in and out).
 """
