@@ -75,7 +75,7 @@ def test_ring_run_captures_most_modes(tmp_path):
 
 
 def test_linear_lr_decay_reaches_zero_by_the_last_step():
-    from aegan.train import LR_SCHEDULES, set_lr
+    from aegan.optim import LR_SCHEDULES, set_lr
     assert LR_SCHEDULES["constant"](0.7) == 1.0
     assert [LR_SCHEDULES["linear"](f) for f in (0.0, 0.25, 1.0)] == [1.0, 0.75, 0.0]
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1.0)

@@ -18,7 +18,8 @@ from aegan.data import Normalizer
 from aegan.runs import registry
 from aegan.runs.base import Job, RunBase, Task, data_info
 from aegan.runs.recipe import split_feed, training_feed
-from aegan.train import make_optimizer, train_on_loss
+from aegan.optim import make_optimizer
+from aegan.train import train_on_loss
 
 from test_cli import _one_line_error
 

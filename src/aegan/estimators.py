@@ -4,6 +4,7 @@ in `_`; `fit` returns self; works in a Pipeline and with sklearn.base.clone."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin

@@ -12,14 +12,14 @@ from ..anomaly_bench import format_bench, one_class_bench
 from ..checkpoint import atomic_write, check_output_file
 from ..config import DataConfig, ModelConfig, TrainConfig, add_flags, from_flags
 from ..errors import UsageError
-from .flags import Parser, common, data_flags, load_data, out_flags, run_folder_flags
+from .flags import Parser, command, common, data_flags, load_data, out_flags, run_folder_flags
 
 
 def add_parsers(sub) -> None:
     anomaly = sub.add_parser("anomaly", help="anomaly detection: fit on normal data, score new data, benchmark")
     common(anomaly)
     asub = anomaly.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="ACTION")
-    p = asub.add_parser("fit", help="train a detector on normal data (defaults: the benchmark's best setting)")
+    p = command(asub, "fit", "train a detector on normal data (defaults: the benchmark's best setting)", cmd_fit)
     run_folder_flags(p)
     data_flags(p)
     p.add_argument("--score", default=DEFAULT_SCORE,
@@ -31,17 +31,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--threshold", type=float, default=None, help="an explicit score threshold instead")
     add_flags(p, ModelConfig)
     add_flags(p, TrainConfig)
-    common(p)
-    p.set_defaults(fn=cmd_fit)
 
-    p = asub.add_parser("score", help="score data with a fitted detector into a CSV (index, [name,] score, label)")
-    p.add_argument("run", help="detector run folder (from aegan anomaly fit)")
+    p = command(asub, "score", "score data with a fitted detector into a CSV (index, [name,] score, label)", cmd_score,
+                "detector run folder (from aegan anomaly fit)")
     out_flags(p, "scores.csv")
     data_flags(p)
-    common(p)
-    p.set_defaults(fn=cmd_score)
 
-    p = asub.add_parser("bench", help="one-class protocol: per class, train on it, AUROC on the whole test set")
+    p = command(asub, "bench", "one-class protocol: per class, train on it, AUROC on the whole test set", cmd_bench)
     p.add_argument("--classes", help="comma-separated class indices (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per class: 0 to N-1 (default 3)")
     p.add_argument("--score", default=None, help="detector score (default: the detector's)")
@@ -52,8 +48,6 @@ def add_parsers(sub) -> None:
     add_flags(p, DataConfig, skip=("normalize", "image_size", "channels", "label_column"))
     add_flags(p, ModelConfig)
     add_flags(p, TrainConfig, skip=("checkpoint_every", "checkpoint_steps", "keep_checkpoints", "tensorboard"))
-    common(p)
-    p.set_defaults(fn=cmd_bench)
 
 
 def cmd_fit(args) -> int:

@@ -21,6 +21,16 @@ def common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
+def command(sub, name: str, help: str, fn, run: str | None = None) -> argparse.ArgumentParser:
+    """The parser of a command that calls `fn(args)`; with `run`, its RUN folder argument's help."""
+    p = sub.add_parser(name, help=help)
+    if run:
+        p.add_argument("run", help=run)
+    common(p)
+    p.set_defaults(fn=fn)
+    return p
+
+
 def out_flags(p: argparse.ArgumentParser, what: str, required: bool = True) -> None:
     """--out (`what` it names) and --overwrite."""
     p.add_argument("--out", required=required, help=what)

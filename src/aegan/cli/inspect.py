@@ -16,17 +16,15 @@ from ..errors import UsageError
 from ..evaluation import evaluate_sample_file, format_table
 from ..report import build_report
 from ..runs.registry import load
-from .flags import common, data_flags, load_data, out_flags
+from .flags import command, data_flags, load_data, out_flags
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("report", help="one self-contained HTML page per run (several runs: side by side)")
+    p = command(sub, "report", "one self-contained HTML page per run (several runs: side by side)", cmd_report)
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
     out_flags(p, "report.html (default: RUN/report.html, replaced each time)", required=False)
-    common(p)
-    p.set_defaults(fn=cmd_report)
 
-    p = sub.add_parser("evaluate", help="the metrics that fit a run, each beside its real-vs-real floor")
+    p = command(sub, "evaluate", "the metrics that fit a run, each beside its real-vs-real floor", cmd_evaluate)
     p.add_argument("run", nargs="?", help="run folder (autoencoder or GAN)")
     p.add_argument("--n", type=int, default=10000, help="samples / test examples to use (default 10000)")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
@@ -36,20 +34,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", help="with --samples: the dataset to compare with (its test split)")
     p.add_argument("--data-dir", help="folder holding the dataset's IDX files")
     p.add_argument("--seed", type=int, default=0)
-    common(p)
-    p.set_defaults(fn=cmd_evaluate)
 
-    p = sub.add_parser("info", help="what a run is: model, data shape, last metrics")
-    p.add_argument("run", help="run folder")
+    p = command(sub, "info", "what a run is: model, data shape, last metrics", cmd_info, "run folder")
     p.add_argument("--json", action="store_true", help="print the config and last metrics as JSON")
-    common(p)
-    p.set_defaults(fn=cmd_info)
 
-    p = sub.add_parser("data", help="what aegan reads from a dataset name or path")
+    p = command(sub, "data", "what aegan reads from a dataset name or path", cmd_data)
     p.add_argument("spec", metavar="DATA", help="dataset name or path")
     data_flags(p, required=False)
-    common(p)
-    p.set_defaults(fn=cmd_data)
 
 
 def cmd_evaluate(args) -> int:

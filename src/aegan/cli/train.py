@@ -11,7 +11,7 @@ from ..data import load_dataset
 from ..errors import UsageError
 from ..runs.base import RunBase
 from ..runs.registry import TASKS, fit, read_run_config
-from .flags import Parser, common, data_flags, load_data, run_folder_flags
+from .flags import Parser, command, common, data_flags, load_data, run_folder_flags
 
 NORMALIZE_CHOICES = ("auto", "unit", "symmetric", "standard", "none")
 
@@ -25,8 +25,9 @@ def add_parsers(sub) -> None:
     train.set_defaults(fn=cmd_resume)
     fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
     for task in TASKS.values():
-        for command, help in task.commands.items():
-            p = fam.add_parser(command, help=help)
+        for name, help in task.commands.items():
+            p = command(fam, name, help, cmd_train)
+            p.set_defaults(task=task.name)
             run_folder_flags(p)
             if task.presets:
                 p.add_argument("--preset", choices=list(task.presets),
@@ -38,8 +39,6 @@ def add_parsers(sub) -> None:
                                     "(default: auto)")
             add_flags(p, task.model_config, skip=task.skip_model)
             add_flags(p, TrainConfig, skip=task.skip_train)
-            p.set_defaults(fn=cmd_train, task=task.name)
-            common(p)
 
 
 def cmd_train(args) -> int:

@@ -12,71 +12,74 @@ from ..errors import UsageError
 from ..runs.autoencoder import AutoencoderRun
 from ..runs.gan import GANRun
 from ..viz import grid_image, save_png
-from .flags import common, data_flags, load_data, open_run, out_flags
+from .flags import command, data_flags, load_data, open_run, out_flags
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("sample", help="samples from a GAN run (grid.png or samples.npy)")
-    p.add_argument("run", help="GAN run folder")
+    p = command(sub, "sample", "samples from a GAN run (grid.png or samples.npy)", cmd_sample, "GAN run folder")
     p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
     out_flags(p, "grid.png or samples.npy (the data's own units)")
     p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
     p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
-    common(p)
-    p.set_defaults(fn=cmd_sample)
 
-    p = sub.add_parser("interpolate", help="a GAN's samples along straight lines in z (strip.png or .npy)")
-    p.add_argument("run", help="GAN run folder")
+    p = command(sub, "interpolate", "a GAN's samples along straight lines in z (strip.png or .npy)", cmd_interpolate,
+                "GAN run folder")
     p.add_argument("--steps", type=int, default=8, help="points per line (default 8)")
     p.add_argument("--rows", type=int, default=4, help="how many lines (default 4)")
     out_flags(p, "strip.png or points.npy")
     p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
     p.add_argument("--seed", type=int, default=0)
-    common(p)
-    p.set_defaults(fn=cmd_interpolate)
 
-    p = sub.add_parser("encode", help="write the codes of a dataset to a .npy file")
-    p.add_argument("run", help="autoencoder run folder")
+    p = command(sub, "encode", "write the codes of a dataset to a .npy file", cmd_encode, "autoencoder run folder")
     out_flags(p, "codes.npy")
     data_flags(p)
-    common(p)
-    p.set_defaults(fn=cmd_encode)
 
-    p = sub.add_parser("decode", help="decode codes (.npy) into examples (.npy) or a picture (.png)")
-    p.add_argument("run", help="autoencoder run folder")
+    p = command(sub, "decode", "decode codes (.npy) into examples (.npy) or a picture (.png)", cmd_decode,
+                "autoencoder run folder")
     p.add_argument("--codes", required=True, help="codes.npy of shape (N, code_dim)")
     out_flags(p, "out.npy (data's own units) or grid.png")
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
-    common(p)
-    p.set_defaults(fn=cmd_decode)
 
-    p = sub.add_parser("reconstruct", help="inputs and their reconstructions (grid.png or .npy)")
-    p.add_argument("run", help="autoencoder run folder")
+    p = command(sub, "reconstruct", "inputs and their reconstructions (grid.png or .npy)", cmd_reconstruct,
+                "autoencoder run folder")
     out_flags(p, "grid.png (inputs above, reconstructions below) or out.npy")
     p.add_argument("-n", type=int, default=None, help="how many examples (default: 16 in a picture, all in .npy)")
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
     data_flags(p)
-    common(p)
-    p.set_defaults(fn=cmd_reconstruct)
 
 
 def cmd_sample(args) -> int:
-    run = open_run(args.run, GANRun)
-    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
-    x = run.sample(args.n, args.label, args.seed)
-    write_examples(run, out, x, args.nrow)
+    out, x = _write(args, GANRun, lambda run: run.sample(args.n, args.label, args.seed), args.nrow)
     print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])}")
     return 0
 
 
 def cmd_interpolate(args) -> int:
-    run = open_run(args.run, GANRun)
-    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
-    x = run.interpolate(args.steps, args.rows, args.seed, args.label)
-    write_examples(run, out, x, args.steps)
+    out, _ = _write(args, GANRun, lambda run: run.interpolate(args.steps, args.rows, args.seed, args.label),
+                    args.steps)
     print(f"wrote {out}: {args.rows} lines of {args.steps} samples")
     return 0
+
+
+def cmd_decode(args) -> int:
+    try:
+        codes = np.load(args.codes, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise UsageError(f"--codes {args.codes}: not a readable numeric .npy ({e or 'empty file'}); expected codes "
+                         "written by 'aegan encode'") from None
+    out, x = _write(args, AutoencoderRun, lambda run: run.decode(codes), args.nrow)
+    print(f"wrote {out}: {len(x)} decoded examples of shape {tuple(x.shape[1:])}")
+    return 0
+
+
+def _write(args, kind, make, nrow: int) -> tuple[Path, np.ndarray]:
+    """Open the run (of `kind`), check --out before any work, write make(run) there as .npy or .png."""
+    run = open_run(args.run, kind)
+    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
+    x = make(run)
+    write_examples(run, out, x, nrow)
+    return out, x
 
 
 def cmd_encode(args) -> int:
@@ -86,20 +89,6 @@ def cmd_encode(args) -> int:
     codes = run.encode(ds)
     save_npy(out, codes)
     print(f"wrote {out}: codes of shape {codes.shape}")
-    return 0
-
-
-def cmd_decode(args) -> int:
-    run = open_run(args.run, AutoencoderRun)
-    out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
-    try:
-        codes = np.load(args.codes, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise UsageError(f"--codes {args.codes}: not a readable numeric .npy ({e or 'empty file'}); expected codes "
-                         "written by 'aegan encode'") from None
-    x = run.decode(codes)
-    write_examples(run, out, x, args.nrow)
-    print(f"wrote {out}: {len(x)} decoded examples of shape {tuple(x.shape[1:])}")
     return 0
 
 

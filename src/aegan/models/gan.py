@@ -129,9 +129,10 @@ class GAN(nn.Module):
         return out
 
 
-def resolve(cfg, kind: str, shape: tuple[int, ...] = ()):
-    """Fill the settings left to default (None) from the loss's paper and the kind of data."""
-    spec = gan_loss(cfg.loss)
+def resolve(cfg, kind: str, shape: tuple[int, ...] = (), spec: GANLoss | None = None):
+    """Fill the settings left to default (None) from the loss's paper (`spec`, looked up when not
+    given) and the kind of data. A resolved config resolves to itself."""
+    spec = spec or gan_loss(cfg.loss)
     pick = {
         "arch": cfg.arch or ("dcgan" if kind == "image" else "mlp"),
         # a 2-D mixture wants a 2-D z (64 collapsed every mode of `ring` in our runs)
@@ -152,8 +153,10 @@ def resolve(cfg, kind: str, shape: tuple[int, ...] = ()):
 
 def build_gan(cfg, kind: str, shape: tuple[int, ...], model_range, num_classes: int | None,
               batch_size: int | None = None) -> GAN:
-    """A fresh GAN for a resolved config; user errors raise UsageError naming the flag."""
+    """A fresh GAN: `--loss` looked up here, once (the GAN keeps the spec for its training loop),
+    the settings left to default filled in (`gan.cfg`); user errors raise UsageError naming the flag."""
     loss = gan_loss(cfg.loss)
+    cfg = resolve(cfg, kind, shape, loss)
     check_all([
         (cfg.arch != "dcgan" or kind == "image",
          f"--arch dcgan needs image data, but this data is a table of {shape[0]} columns; use --arch mlp"),
