@@ -34,7 +34,7 @@ def test_load_returns_each_registered_kind():
 
 def test_commands_refuse_a_run_of_another_kind_in_one_line(cli, tmp_path):
     r = cli("encode", OLD / "classifier", "--data", "digits", "--out", tmp_path / "c.npy")
-    _one_line_error(r, 2, "classifier run", "needs a autoencoder run"[:10])
+    _one_line_error(r, 2, "holds a classifier run", "needs an autoencoder run")
     _one_line_error(cli("sample", OLD / "ae", "--out", tmp_path / "s.npy"), 2, "autoencoder run", "gan run")
     _one_line_error(cli("anomaly", "score", OLD / "gan", "--data", "ring", "--out", tmp_path / "s.csv"), 1,
                     "not an anomaly detector")

@@ -8,7 +8,7 @@ import argparse
 from ..config import DataConfig, add_flags, from_flags
 from ..data import SPLITS, Dataset, load_dataset
 from ..errors import UsageError
-from ..runs.base import RunBase
+from ..runs.base import RunBase, a_run
 from ..runs.registry import load
 
 
@@ -63,6 +63,6 @@ def open_run(path: str, kind: type[RunBase] = RunBase) -> RunBase:
     """The run folder at `path`, which must hold a run of `kind`."""
     run = load(path)
     if not isinstance(run, kind):
-        raise UsageError(f"{path} holds a {run.label} run, but this command needs a {kind.label} run; "
+        raise UsageError(f"{path} holds {a_run(run.label)}, but this command needs {a_run(kind.label)}; "
                          f"{run.commands}")
     return run

@@ -1,0 +1,293 @@
+"""The GAN kind of run: the trained run (sample, interpolate), its training loop (the D step on
+detached fakes, then the G step, around the driver), how it is prepared for the fit recipe, and
+what `aegan info`, `evaluate` and `report` show of it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+
+from .. import distributed
+from ..accel import Accel
+from ..config import GAN_PRESETS, GANConfig, RunConfig, TrainConfig
+from ..data import Dataset, Normalizer
+from ..errors import UsageError
+from ..evaluation import evaluate_gan
+from ..losses import gradient_penalty
+from ..metrics import mode_stats
+from ..models.gan import build_gan
+from ..optim import LR_SCHEDULES, make_optimizer, set_lr
+from ..train import Control, descend, drive, fresh_state
+from ..version import __version__
+from ..viz import grid_image, save_png, toy_scatter
+from .base import Figure, Job, RunBase, Section, Task, data_info
+from .recipe import training_feed
+
+MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
+
+
+class GANRun(RunBase):
+    """A trained GAN. `sample` returns numpy arrays in the data's own units."""
+
+    label, model_config = "gan", GANConfig
+    commands = "aegan sample and interpolate take GAN runs"
+
+    @property
+    def gan(self):
+        return self.module
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.config.data_info.get("classes")
+
+    @property
+    def title(self) -> str:
+        return f"gan {self.config.model.loss}/{self.config.model.arch}"
+
+    def __repr__(self) -> str:
+        m = self.config.model
+        return f"GANRun({m.loss}/{m.arch}, data={self.kind} {self.shape}, path={self.path})"
+
+    def _labels(self, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor | None:
+        k = self.gan.num_classes
+        if label is None:
+            return None if not k else torch.randint(0, k, (n,), generator=gen)
+        if not k:
+            raise UsageError(f"--class {label}: this GAN is not conditional; train with --conditional "
+                             "on labelled data to pick classes")
+        if not 0 <= label < k:
+            names = f" ({', '.join(self.classes)})" if self.classes else ""
+            raise UsageError(f"--class {label} is outside the labels 0..{k - 1}{names}")
+        return torch.full((n,), int(label), dtype=torch.long)
+
+    def sample_model(self, n: int, label: int | None = None, seed: int | None = 0,
+                     z: torch.Tensor | None = None) -> torch.Tensor:
+        if n < 1:
+            raise UsageError(f"-n {n}: expected at least 1 sample")
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        z = self.gan.noise(n, gen) if z is None else z
+        labels = self._labels(n, label, gen or torch.Generator().manual_seed(0))
+        dev = self.device
+        chunks = [self.gan.sample(len(z[i:i + 512]), None if labels is None else labels[i:i + 512].to(dev),
+                                  z=z[i:i + 512].to(dev)).float().cpu()
+                  for i in range(0, len(z), 512)]
+        return torch.cat(chunks)
+
+    def sample(self, n: int, label: int | None = None, seed: int | None = 0) -> np.ndarray:
+        """(n, *shape) samples in the data's own units (image pixels in [0, 1]); same seed, same samples."""
+        return self.normalizer.inverse(self.sample_model(n, label, seed))
+
+    def interpolate(self, steps: int = 8, rows: int = 1, seed: int | None = 0, label: int | None = None) -> np.ndarray:
+        """(rows * steps, *shape): for each row, samples along a straight line between two noise vectors."""
+        if steps < 2:
+            raise UsageError(f"--steps {steps}: expected at least 2")
+        gen = torch.Generator().manual_seed(seed if seed is not None else 0)
+        ends = self.gan.noise(2 * rows, gen).view(rows, 2, -1)
+        t = torch.linspace(0, 1, steps).view(1, steps, 1)
+        z = (ends[:, :1] * (1 - t) + ends[:, 1:] * t).reshape(rows * steps, -1)
+        return self.normalizer.inverse(self.sample_model(len(z), label, seed, z=z))
+
+    def sample_grid(self, n: int = 64, seed: int = 0, nrow: int = 8):
+        """A PIL picture of samples; conditional models get one row per class."""
+        if self.kind != "image":
+            raise UsageError("a sample picture needs image data; this GAN is tabular, write samples.npy instead")
+        k = self.gan.num_classes
+        if k:
+            nrow = max(1, n // k)
+            x = np.concatenate([self.sample(nrow, c, seed) for c in range(k)])
+        else:
+            x = self.sample(n, None, seed)
+        return grid_image(self.normalizer.to_unit_pixels(x), nrow=nrow)
+
+    def mode_stats(self, n: int = MODE_SAMPLES, seed: int = 0) -> dict | None:
+        info = self.config.data_info
+        if "modes" not in info:
+            return None
+        return mode_stats(self.sample(n, seed=seed), np.asarray(info["modes"]), info["mode_std"])
+
+    # --- what the recipe, the CLI and reports ask of a kind of run ---------------------------------
+    @classmethod
+    def build_module(cls, config: RunConfig, normalizer: Normalizer) -> torch.nn.Module:
+        info = config.data_info
+        return build_gan(config.model, info["kind"], tuple(info["shape"]), normalizer.model_range,
+                         info.get("num_classes"))
+
+    @staticmethod
+    def shown_metric(key: str, value) -> bool:
+        return isinstance(value, (int, float)) and key not in ("epoch", "step", "seconds", "mode_num_modes")
+
+    def next_commands(self) -> list[str]:
+        ext = "png" if self.kind == "image" else "npy"
+        out = [f"aegan report {self.path}        # curves, samples over the epochs, interpolation in one HTML page",
+               f"aegan sample {self.path} -n 64 --out samples.{ext}"]
+        if self.kind == "image" or "modes" in self.config.data_info:
+            out.append(f"aegan evaluate {self.path}      # " + (
+                "FCD, KID, precision/recall beside the real-vs-real floor" if self.kind == "image"
+                else "modes captured, % high quality"))
+        return out
+
+    def describe(self) -> list[tuple[str, str]]:
+        m = self.config.model
+        sizes = f"hidden {','.join(map(str, m.hidden))}" if m.arch == "mlp" else \
+            f"channels {','.join(map(str, m.conv_channels))}"
+        preset = f", preset {self.config.preset}" if self.config.preset else ""
+        return [("model", f"gan, loss {m.loss} ({self.gan.loss.paper}), n_critic {m.n_critic}, EMA {m.ema or 'off'}, "
+                          f"pack {m.pack}" + (", conditional" if m.conditional else "")),
+                ("body", f"{m.arch}, {sizes}, z {m.z_dim}{preset}")]
+
+    def learning_rates(self) -> str:
+        m = self.config.model
+        return f"lr G {m.lr_g} D {m.lr_d} ({m.lr_decay or 'constant'})"
+
+    def evaluation(self, n: int, features: str | None, seed: int) -> dict:
+        return evaluate_gan(self, n, features, seed)
+
+    def report_sections(self) -> list[Section]:
+        if self.kind != "image":
+            samples = self.path / "samples.png"
+            return [Section("Samples over the modes", [Figure(samples, "samples.png")])] if samples.is_file() else []
+        sections = []
+        pics = self.epoch_pictures("samples")
+        if pics:
+            sections.append(Section("Samples over the epochs", pics))
+        title = "one row per class" if self.gan.num_classes else "64 samples"
+        strip = self.interpolate(steps=10, rows=4)
+        return sections + [
+            Section("Samples", [Figure(self.sample_grid(), title)]),
+            Section("Latent interpolation", [Figure(grid_image(self.normalizer.to_unit_pixels(strip), nrow=10),
+                                                    "straight lines between noise vectors", keep="interpolation.png")])]
+
+
+def make_gan_optimizers(gan) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """G's and D's optimisers with the settings of the (resolved) config and its loss's paper."""
+    cfg, kind = gan.cfg, gan.loss.optimizer
+    return (make_optimizer(gan.generator.parameters(), cfg.lr_g, cfg.betas_g, kind=kind),
+            make_optimizer(gan.discriminator.parameters(), cfg.lr_d, cfg.betas_d, kind=kind))
+
+
+def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True, control: Control | None = None,
+              accel: Accel | None = None) -> list[dict]:
+    """One loop for every GAN loss: per batch a D step on detached fakes, and every n_critic-th
+    batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data.
+    `feed` gives (real, labels) batches in model units (data/feed.py)."""
+    cfg, spec = gan.cfg, gan.loss
+    ctl = control or Control()
+    accel = accel or Accel()
+    accel.place(gan)
+    G, D = gan.generator, gan.discriminator
+    opt_g, opt_d = opts if opts is not None else make_gan_optimizers(gan)
+    scaler_g, scaler_d = accel.scaler(), accel.scaler()
+    # torch.compile has no double backward, which the gradient penalty needs: D stays eager then
+    G_step = accel.compiled(G)
+    D_step = D if cfg.gp_weight else accel.compiled(D)
+    dev = accel.device
+    schedule = LR_SCHEDULES[cfg.lr_decay or "constant"]
+    base_lr = [cfg.lr_g, cfg.lr_d]
+    total = tc.epochs * math.ceil(len(feed) / tc.batch_size)
+    g_params, d_params = list(G.parameters()), list(D.parameters())
+    # the noise generator is the driver's batch-order generator, so that resume replays both
+    noise: dict = {}
+
+    def step(batch, st):
+        real, labels = batch
+        n = len(real)
+        set_lr((opt_g, opt_d), base_lr, schedule(st["done"] / total) * st["lr_scale"])
+        st["done"] += 1
+        if distributed.any_flag(n % cfg.pack > 0 or n < 2 * cfg.pack):
+            return {}  # a short last batch that packing cannot split (on any process)
+        gen = noise["gen"]  # a CPU generator: the same noise on every device, replayed on resume
+        labels = labels if gan.num_classes else None
+        with accel.autocast():
+            fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
+            d_real, d_fake = D_step(real, labels), D_step(fake.detach(), labels)
+            d_loss = spec.d(d_real.float(), d_fake.float())
+        if cfg.gp_weight:  # in fp32: a second-order gradient under autocast is not worth the risk
+            d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real,
+                                                               fake.detach().float(), gen)
+        descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss", scaler_d)
+        if cfg.clip:
+            with torch.no_grad():
+                for p in d_params:
+                    p.clamp_(-cfg.clip, cfg.clip)
+        out = {"d_loss": (d_loss.detach().float(), 1), "d_real": (d_real.detach().float().mean(), 1),
+               "d_fake": (d_fake.detach().float().mean(), 1)}
+        st["n_d"] += 1
+        if st["n_d"] % cfg.n_critic == 0:
+            with accel.autocast():
+                fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
+                g_loss = spec.g(D_step(fake, labels).float())
+            descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss", scaler_g)
+            gan.update_ema()
+            st["step"] += 1
+            out["g_loss"] = (g_loss.detach().float(), 1)
+        return out
+
+    def end_epoch(st, means, seconds):
+        record = {"epoch": st["epoch"], "step": st["step"], "d_loss": means.get("d_loss", 0.0),
+                  "g_loss": means.get("g_loss", 0.0), "d_real": means.get("d_real", 0.0),
+                  "d_fake": means.get("d_fake", 0.0), "seconds": seconds}
+        if on_epoch is not None:
+            on_epoch(record)
+        G.train()
+        D.train()
+        return record, False
+
+    history = drive(gan, [opt_g, opt_d], feed, tc, ctl, fresh_state(done=0, n_d=0), step, end_epoch, progress,
+                    accel, noise=noise, scalers=[scaler_g, scaler_d])
+    G.eval()
+    return history
+
+
+def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
+    """The loss's paper settings filled in, pixels in [-1, 1] (tanh generators), G and D built."""
+    tc = config.train
+    target = config.data.normalize
+    if target == "auto":
+        target = "symmetric" if ds.kind == "image" else "standard"
+    normalizer = Normalizer.fit(ds.x, ds.kind, target)
+    num_classes = ds.num_classes if ds.y is not None else None
+    gan = build_gan(config.model, ds.kind, ds.shape, normalizer.model_range,
+                    num_classes if config.model.conditional else None, tc.batch_size).to(accel.device)
+    cfg = gan.cfg
+    feed = training_feed(ds, normalizer, tc, accel, labels=True)
+    modes = {k: ds.extra[k] for k in ("modes", "mode_std") if k in ds.extra}
+    info = data_info(ds, normalizer, num_classes=num_classes if cfg.conditional else None, **modes)
+    config = dataclasses.replace(config, task="gan", model=cfg, data_info=info, aegan_version=__version__)
+    run = GANRun(config, gan, normalizer)
+    opts = make_gan_optimizers(gan)
+
+    def annotate(record: dict) -> None:
+        stats = run.mode_stats()
+        if stats is not None:
+            record.update({f"mode_{k}": v for k, v in stats.items()})
+
+    def pictures(record: dict, path) -> dict:
+        name = f"samples_epoch{record['epoch']:03d}.png"
+        if ds.kind == "image":
+            grid = run.sample_grid()
+            save_png(path / name, grid)
+            save_png(path / "samples.png", grid)
+            return {"samples": grid}
+        if "modes" in info or ds.shape == (2,):
+            centers = np.asarray(info["modes"]) if "modes" in info else None
+            title = (f"epoch {record['epoch']}: {record['mode_modes']}/{record['mode_num_modes']} modes, "
+                     f"{100 * record['mode_high_quality']:.1f}% high quality" if "mode_modes" in record
+                     else f"epoch {record['epoch']}")
+            pts = run.sample(MODE_SAMPLES)
+            toy_scatter(pts, centers, path / name, title)
+            toy_scatter(pts, centers, path / "samples.png", title)
+        return {}
+
+    def train(ctl, on_epoch, progress):
+        return train_gan(gan, feed, tc, opts=opts, on_epoch=on_epoch, progress=progress, control=ctl, accel=accel)
+
+    return Job(run, train, lambda: {"optimizer_g": opts[0].state_dict(), "optimizer_d": opts[1].state_dict()},
+               pictures, annotate)
+
+
+TASK = Task(GANRun, prepare, commands={"gan": "generative adversarial network"},
+            model_for=lambda command: GANConfig(), presets=GAN_PRESETS, train_defaults=TrainConfig(batch_size=64),
+            skip_train=("lr", "weight_decay", "val_split", "patience"))

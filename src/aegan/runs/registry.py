@@ -1,0 +1,47 @@
+"""The registry of kinds of run: task name -> Task (run class, model config, prepare, CLI
+settings). `load`, `fit`, resume, the CLI, evaluation and reports ask it; nothing else tests
+task names. A new kind of run is one file in runs/ and one entry here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import checkpoint
+from ..config import RunConfig
+from ..data import Dataset
+from ..errors import RunError
+from . import autoencoder, classifier, gan
+from .base import RunBase, Task, read_config_json
+from .recipe import fit_run
+
+TASKS: dict[str, Task] = {t.name: t for t in (autoencoder.TASK, gan.TASK, classifier.TASK)}
+
+
+def task_of(config: RunConfig | dict, source: str = "config.json") -> Task:
+    """The registered kind of a run config (or of config.json's raw object)."""
+    name = config.get("task", "autoencoder") if isinstance(config, dict) else config.task
+    if name not in TASKS:
+        raise RunError(f"{source}: unknown task {name!r}; expected one of {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def read_run_config(path: str | Path) -> RunConfig:
+    """A run folder's config.json, with the model settings of its kind."""
+    path = Path(path)
+    raw = read_config_json(path)
+    source = str(path / checkpoint.CONFIG)
+    return RunConfig.from_dict(raw, source, task_of(raw, source).model_config)
+
+
+def load(path: str | Path) -> RunBase:
+    """A run folder written by `aegan train`, rebuilt from config.json alone: an AutoencoderRun
+    (encode, decode, reconstruct, score), a GANRun (sample, interpolate) or a ClassifierRun."""
+    cfg = read_run_config(path)
+    return task_of(cfg).run_class.load(Path(path), cfg)
+
+
+def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
+        progress: bool = True, resume: bool = False) -> RunBase:
+    """Train a run of `config` (its task: an autoencoder by default) on `ds`; with `out`, write a
+    run folder as it goes, or with `resume` continue the one there from its newest checkpoint."""
+    return fit_run(task_of(config).prepare, ds, config, out, overwrite=overwrite, progress=progress, resume=resume)
