@@ -107,7 +107,7 @@ def test_cli_fit_and_score_a_table(cli, tmp_path):
     scores = np.array([float(row["score"]) for row in rows])
     assert roc_auc_score(truth, scores) > 0.95
     thr = json.loads((run / "anomaly.json").read_text())["threshold"]
-    assert [int(row["label"]) for row in rows] == [int(s > thr) for s in scores]
+    assert [int(row["flagged"]) for row in rows] == [int(s > thr) for s in scores]
     assert np.allclose(scores, AnomalyDetector.load(run).decision_function(test))
     # no silent overwrite
     _one_line_error(cli("anomaly", "score", run, "--data", tmp_path / "new.npy", "--out", tmp_path / "s.csv"),
@@ -190,7 +190,7 @@ def test_cli_threshold_and_combined_scores(cli, tmp_path):
                "--out", tmp_path / "s.csv").code == 0
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
     scores = np.array([float(row["score"]) for row in rows])
-    assert [int(row["label"]) for row in rows] == [int(s > 0.5) for s in scores]
+    assert [int(row["flagged"]) for row in rows] == [int(s > 0.5) for s in scores]
     assert roc_auc_score(truth, scores) > 0.95
     _one_line_error(cli("anomaly", "fit", "--data", tmp_path / "normal.npy", "--score", "recon+recon",
                         "--out", tmp_path / "x"), 2, "--score 'recon+recon'")

@@ -106,7 +106,7 @@ def test_missing_dataset_names_where_it_looked(cli, tmp_path, monkeypatch):
     r = cli("train", "ae", "--data", "mnist", "--out", tmp_path / "o")
     _one_line_error(r, 1, "looked in", str(tmp_path), "apt-get install dataset-fashion-mnist")
     r = cli("train", "ae", "--data", tmp_path / "nothing.csv", "--out", tmp_path / "o")
-    _one_line_error(r, 1, "no dataset named")
+    _one_line_error(r, 1, "no such file", "nothing.csv")  # a path, not a name: no advice about named sets
     assert not (tmp_path / "o").exists()
 
 

@@ -77,12 +77,12 @@ def test_gan_estimator_fit_sample_clone(tmp_path):
     est = aegan.GAN(epochs=2, batch_size=128, random_state=0)
     assert clone(est).get_params() == est.get_params()
     assert est.fit(ring.x) is est
-    s = est.sample(50, random_state=1)
+    s = est.sample(50, seed=1)
     assert s.shape == (50, 2) and np.isfinite(s).all()
-    np.testing.assert_array_equal(s, est.sample(50, random_state=1))
+    np.testing.assert_array_equal(s, est.sample(50, seed=1))
     assert abs(float(s.std()) - float(ring.x.std())) < 0.5  # back in the data's units, not standardised
     est.save(tmp_path / "g")
     np.testing.assert_array_equal(aegan.load(tmp_path / "g").sample(50, seed=1), s)
     digits = load_dataset("digits")
     cond = aegan.GAN(conditional=True, conv_channels=(8, 16), epochs=1, random_state=0).fit(digits.x, digits.y)
-    assert cond.sample(5, labels=7).shape == (5, 1, 8, 8)
+    assert cond.sample(5, label=7).shape == (5, 1, 8, 8)

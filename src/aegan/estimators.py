@@ -137,10 +137,11 @@ class GAN(BaseEstimator):
         self.n_features_in_ = int(np.prod(x.shape[1:]))
         return self
 
-    def sample(self, n: int, labels: int | None = None, random_state: int | None = 0) -> np.ndarray:
-        """(n, ...) samples in X's units; `labels`: one class index for conditional models."""
+    def sample(self, n: int, label: int | None = None, seed: int | None = None) -> np.ndarray:
+        """(n, ...) samples in X's units; `label`: one class index for conditional models; `seed`:
+        the same seed gives the same samples, None (the default) fresh ones each call."""
         check_is_fitted(self, "run_")
-        return self.run_.sample(n, labels, random_state)
+        return self.run_.sample(n, label, seed)
 
     def save(self, path, overwrite: bool = False) -> None:
         check_is_fitted(self, "run_")

@@ -124,7 +124,7 @@ def evaluate_gan(run, n: int, features: str | None = None, seed: int = 0) -> dic
         raise UsageError("sample metrics need image data or a 2-D toy; this GAN is tabular")
     fnet = feature_network(run.config.data_info["name"], features)
     fake = run.normalizer.to_pixels(run.sample_model(n, seed=seed))
-    return evaluate_images(fake, run.config.data, fnet, n, seed)
+    return evaluate_images(fake, run.data_config, fnet, n, seed)
 
 
 def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .errors import UsageError
-from .runs.base import Figure, Section
+from .runs.base import Figure, RunBase, Section
 from .runs.registry import load
 from .viz import curves_figure, pyplot
 
@@ -106,7 +106,7 @@ def run_section(run) -> str:
     ev = _evaluation(path)
     if ev:
         parts += ["<h3>Evaluation</h3>", _table(_evaluation_rows(ev), ["metric", "value", "real vs real", "notes"])]
-    else:
+    elif run.has_evaluation:
         parts.append(f"<p>No evaluation yet: <code>aegan evaluate {html.escape(str(path))}</code> adds it here.</p>")
     for section in run.report_sections():
         parts += _section(section, path)
@@ -145,13 +145,14 @@ th{background:#f3f3f3}figure{display:inline-block;margin:.5em}figcaption{font-si
 img{max-width:100%}.row{display:flex;flex-wrap:wrap}h2{border-bottom:2px solid #888}"""
 
 
-def build_report(paths: list[str | Path], out: str | Path) -> Path:
+def build_report(paths: list, out: str | Path) -> Path:
+    """One HTML page of the runs (run folders, or runs already loaded) at `out`."""
     if not paths:
         raise UsageError("aegan report needs at least one run folder")
-    runs = [load(p) for p in paths]
+    runs = [p if isinstance(p, RunBase) else load(p) for p in paths]
     body = [compare_section(runs)] if len(runs) > 1 else []
     body += [run_section(r) for r in runs]
-    title = "aegan report: " + ", ".join(str(Path(p).name) for p in paths)
+    title = "aegan report: " + ", ".join(str(r.path.name) for r in runs)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>" + "\n".join(body) + "</body></html>")
     out = Path(out)

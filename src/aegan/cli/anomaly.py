@@ -12,7 +12,7 @@ from ..anomaly_bench import format_bench, one_class_bench
 from ..checkpoint import atomic_write, check_output_file
 from ..config import DataConfig, ModelConfig, TrainConfig, add_flags, from_flags
 from ..errors import UsageError
-from .flags import Parser, command, common, data_flags, load_data, out_flags, run_folder_flags
+from .flags import Parser, command, common, data_flags, load_data, out_flags, rows_note, run_folder_flags
 
 
 def add_parsers(sub) -> None:
@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
     add_flags(p, ModelConfig)
     add_flags(p, TrainConfig)
 
-    p = command(asub, "score", "score data with a fitted detector into a CSV (index, [name,] score, label)", cmd_score,
+    p = command(asub, "score", "score data with a fitted detector into a CSV (index, [name,] score, flagged)", cmd_score,
                 "detector run folder (from aegan anomaly fit)")
     out_flags(p, "scores.csv")
     data_flags(p)
@@ -76,12 +76,12 @@ def cmd_score(args) -> int:
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["index", "name", "score", "label"] if ds.names else ["index", "score", "label"])
+            w.writerow(["index", "name", "score", "flagged"] if ds.names else ["index", "score", "flagged"])
             for i, (s, lab) in enumerate(zip(scores.tolist(), labels.tolist())):
                 w.writerow([i, ds.names[i], repr(s), lab] if ds.names else [i, repr(s), lab])
     atomic_write(out, write)
-    print(f"wrote {out}: {len(ds)} scores, {int(labels.sum())} above the threshold {scoring.threshold:.5g} "
-          "(label 1 = anomaly)")
+    print(f"wrote {out}: {len(ds)} scores of {rows_note(ds)}, {int(labels.sum())} above the threshold "
+          f"{scoring.threshold:.5g} (flagged 1 = anomaly)")
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import DataConfig, add_flags, from_flags
-from ..data import SPLITS, Dataset, load_dataset
+from ..data import SPLITS, Dataset, default_split, load_dataset, rows_read
 from ..errors import UsageError
 from ..runs.base import RunBase, a_run
 from ..runs.registry import load
@@ -47,16 +47,27 @@ def run_folder_flags(p: argparse.ArgumentParser) -> None:
 def data_flags(p: argparse.ArgumentParser, required: bool = True, split_help: str | None = None) -> None:
     add_flags(p, DataConfig, skip=("normalize",))
     p.add_argument("--split", choices=SPLITS, default=None,
-                   help=split_help or "which split to read (default: train for training, test otherwise)")
+                   help=split_help or "which split to read (default: train when training; when applying a model, "
+                                      "every row of a file or folder, in order, and the test split of a named "
+                                      "dataset)")
     for a in p._actions:
         if a.dest == "DataConfig.data":
             a.required = required
 
 
-def load_data(args, base: DataConfig | None = None, split_default: str = "test") -> tuple[DataConfig, Dataset]:
-    """The data settings given on the command line (on top of `base`, a run's own) and the data."""
+def load_data(args, base: DataConfig | None = None, split_default: str | None = None) -> tuple[DataConfig, Dataset]:
+    """The data settings given on the command line (on top of `base`, a run's own) and the data
+    (the split: --split, else `split_default`, else data/__init__.py: default_split)."""
     dc = from_flags(args, DataConfig, base)
-    return dc, load_dataset(dc, args.split or split_default)
+    split = args.split or split_default or default_split(dc.data)
+    ds = load_dataset(dc, split)
+    ds.extra["split"] = split
+    return dc, ds
+
+
+def rows_note(ds: Dataset) -> str:
+    """'all 500 rows of mine.npy' or 'the test split of digits (359 of 1797 rows)'."""
+    return rows_read(ds, ds.extra.get("split", "all"))
 
 
 def open_run(path: str, kind: type[RunBase] = RunBase) -> RunBase:

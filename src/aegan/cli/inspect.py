@@ -23,6 +23,7 @@ def add_parsers(sub) -> None:
     p = command(sub, "report", "one self-contained HTML page per run (several runs: side by side)", cmd_report)
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
     out_flags(p, "report.html (default: RUN/report.html, replaced each time)", required=False)
+    p.add_argument("--data", help="where the (first) run's data is now, if it was moved")
 
     p = command(sub, "evaluate", "the metrics that fit a run, each beside its real-vs-real floor", cmd_evaluate)
     p.add_argument("run", nargs="?", help="run folder (autoencoder or GAN)")
@@ -31,7 +32,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--features", help="classifier run folder for the sample metrics (default: the one shipped "
                                       "for the run's dataset)")
     p.add_argument("--samples", help="score this .npy of images (pixels in [0, 1] or uint8) instead of a run")
-    p.add_argument("--data", help="with --samples: the dataset to compare with (its test split)")
+    p.add_argument("--data", help="with --samples: the dataset to compare with (its test split); with a RUN: "
+                                  "where the run's data is now, if it was moved")
     p.add_argument("--data-dir", help="folder holding the dataset's IDX files")
     p.add_argument("--seed", type=int, default=0)
 
@@ -51,7 +53,9 @@ def cmd_evaluate(args) -> int:
             raise UsageError("--samples FILE.npy needs --data NAME (the dataset to compare with) and no RUN")
         result = evaluate_sample_file(args.samples, args.data, args.n, args.features, args.seed, args.data_dir)
     elif args.run:
-        result = load(args.run).evaluation(args.n, args.features, args.seed)
+        run = load(args.run)
+        run.data_override = args.data
+        result = run.evaluation(args.n, args.features, args.seed)
     else:
         raise UsageError("give a RUN folder, or --samples FILE.npy --data NAME")
     print(json.dumps(result, indent=2) if args.json else format_table(result))
@@ -61,9 +65,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    runs = [load(p) for p in args.runs]  # a missing run is the error to report, before --out
+    runs[0].data_override = args.data
     out = check_output_file(args.out or (Path(args.runs[0]) / "report.html"), args.overwrite or not args.out,
                             (".html",))
-    build_report(args.runs, out)
+    build_report(runs, out)
     print(f"wrote {out}: open it in a browser")
     return 0
 

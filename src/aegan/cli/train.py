@@ -3,24 +3,43 @@ run in the registry, one training command for them all."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from .. import distributed
+from .. import checkpoint, distributed
 from ..config import DataConfig, RunConfig, TrainConfig, add_flags, apply_preset, from_flags, validate_train
 from ..data import load_dataset
+from ..data.location import located
 from ..errors import UsageError
 from ..runs.base import RunBase
 from ..runs.registry import TASKS, fit, read_run_config
 from .flags import Parser, command, common, data_flags, load_data, run_folder_flags
 
 NORMALIZE_CHOICES = ("auto", "unit", "symmetric", "standard", "none")
+# what `train --resume` may change: TrainConfig fields that do not change what has been trained so far
+RESUME_SETTINGS = {
+    "--epochs": "train to this many epochs in all (more than the run's own: extend it; a linear learning-rate "
+                "decay is recomputed to end at the new last step, so the rate steps up to where the longer "
+                "schedule stands)",
+    "--patience": "early stopping: a new patience (0: off)",
+    "--checkpoint-every": "write a checkpoint every N epochs",
+    "--checkpoint-steps": "also write one every N batches (0: only at epoch ends)",
+    "--keep-checkpoints": "how many of the newest checkpoints to keep",
+}
 
 
 def add_parsers(sub) -> None:
     commands = [c for t in TASKS.values() for c in t.commands]
     train = sub.add_parser("train", help=f"train a model into a run folder: {', '.join(commands)}")
-    train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest checkpoint")
+    train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest checkpoint, or "
+                                                       "extend a finished one with --epochs")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    resume = train.add_argument_group("with --resume (every other setting stays the run's own: model, data, "
+                                      "batch size, learning rate, seed)")
+    resume.add_argument("--data", dest="resume_data", metavar="PATH",
+                        help="where the run's data is now, if it was moved")
+    for flag, what in RESUME_SETTINGS.items():
+        resume.add_argument(flag, dest=f"resume_{flag[2:].replace('-', '_')}", type=int, metavar="N", help=what)
     common(train)
     train.set_defaults(fn=cmd_resume)
     fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
@@ -43,6 +62,10 @@ def add_parsers(sub) -> None:
 
 def cmd_train(args) -> int:
     task = TASKS[args.task]
+    misplaced = [f for f in ("--data", *RESUME_SETTINGS) if getattr(args, f"resume_{f[2:].replace('-', '_')}", None)]
+    if misplaced:
+        raise UsageError(f"{misplaced[0]} before '{args.family}' applies to --resume; for a new run put it after "
+                         f"the model: aegan train {args.family} {misplaced[0]} ...")
     preset = getattr(args, "preset", None)
     model, train = apply_preset(preset, task.model_for(args.family), task.train_defaults, task.presets)
     model = from_flags(args, task.model_config, model)
@@ -56,14 +79,39 @@ def cmd_train(args) -> int:
     return trained(fit(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet))
 
 
+def _resume_changes(args) -> dict:
+    """The TrainConfig fields given with --resume."""
+    return {flag[2:].replace("-", "_"): getattr(args, f"resume_{flag[2:].replace('-', '_')}")
+            for flag in RESUME_SETTINGS if getattr(args, f"resume_{flag[2:].replace('-', '_')}", None) is not None}
+
+
 def cmd_resume(args) -> int:
-    """aegan train --resume RUN: the run's own config and data, from its newest checkpoint."""
+    """aegan train --resume RUN: the run's own config and data, from its newest checkpoint; with
+    --epochs, --patience or a checkpoint cadence, those settings changed first."""
     if not args.resume:
         raise UsageError(f"aegan train needs a model ({', '.join(c for t in TASKS.values() for c in t.commands)}) "
                          "or --resume RUN")
     path = Path(args.resume)
     cfg = read_run_config(path)
-    ds = load_dataset(cfg.data, cfg.split)
+    found = checkpoint.checkpoints(path)
+    done = checkpoint.load_state(found[-1] / checkpoint.STATE)["loop"] if found else None
+    changes = _resume_changes(args)
+    train = dataclasses.replace(cfg.train, **changes)
+    validate_train(train)
+    if done is not None:
+        completed = done["epoch"] - 1  # whole epochs behind the checkpoint
+        if train.epochs < completed:
+            raise UsageError(f"--epochs {train.epochs}: {path} has already trained {completed} epochs; "
+                             f"give --epochs {completed} or more")
+        if done["epoch"] > train.epochs:
+            print(f"{path} has already finished its {completed} epochs; nothing to train "
+                  f"(give --epochs N with N > {completed} to train further)")
+            return 0
+        if train.epochs != cfg.train.epochs and not args.quiet:
+            print(f"extending {path} from {cfg.train.epochs} to {train.epochs} epochs")
+    data = located(cfg.data, cfg.data_info, args.resume_data, str(path))
+    cfg = dataclasses.replace(cfg, train=train, data=data)
+    ds = load_dataset(data, cfg.split)
     return trained(fit(ds, cfg, path, progress=not args.quiet, resume=True))
 
 

@@ -10,9 +10,9 @@ import numpy as np
 from ..checkpoint import check_output_file, save_npy
 from ..errors import UsageError
 from ..runs.autoencoder import AutoencoderRun
-from ..runs.gan import GANRun
+from ..runs.gan import GANRun, fresh_seed
 from ..viz import grid_image, save_png
-from .flags import command, data_flags, load_data, open_run, out_flags
+from .flags import command, data_flags, load_data, open_run, out_flags, rows_note
 
 
 def add_parsers(sub) -> None:
@@ -20,7 +20,8 @@ def add_parsers(sub) -> None:
     p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
     out_flags(p, "grid.png or samples.npy (the data's own units)")
     p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
+    p.add_argument("--seed", type=int, default=None,
+                   help="noise seed: the same seed gives the same samples (default: a fresh one, printed)")
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
 
     p = command(sub, "interpolate", "a GAN's samples along straight lines in z (strip.png or .npy)", cmd_interpolate,
@@ -29,7 +30,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--rows", type=int, default=4, help="how many lines (default 4)")
     out_flags(p, "strip.png or points.npy")
     p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="noise seed (default: a fresh one, printed)")
 
     p = command(sub, "encode", "write the codes of a dataset to a .npy file", cmd_encode, "autoencoder run folder")
     out_flags(p, "codes.npy")
@@ -50,15 +51,16 @@ def add_parsers(sub) -> None:
 
 
 def cmd_sample(args) -> int:
-    out, x = _write(args, GANRun, lambda run: run.sample(args.n, args.label, args.seed), args.nrow)
-    print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])}")
+    seed = fresh_seed() if args.seed is None else args.seed
+    out, x = _write(args, GANRun, lambda run: run.sample(args.n, args.label, seed), args.nrow)
+    print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])} (--seed {seed})")
     return 0
 
 
 def cmd_interpolate(args) -> int:
-    out, _ = _write(args, GANRun, lambda run: run.interpolate(args.steps, args.rows, args.seed, args.label),
-                    args.steps)
-    print(f"wrote {out}: {args.rows} lines of {args.steps} samples")
+    seed = fresh_seed() if args.seed is None else args.seed
+    out, _ = _write(args, GANRun, lambda run: run.interpolate(args.steps, args.rows, seed, args.label), args.steps)
+    print(f"wrote {out}: {args.rows} lines of {args.steps} samples (--seed {seed})")
     return 0
 
 
@@ -88,7 +90,7 @@ def cmd_encode(args) -> int:
     _, ds = load_data(args, run.config.data)
     codes = run.encode(ds)
     save_npy(out, codes)
-    print(f"wrote {out}: codes of shape {codes.shape}")
+    print(f"wrote {out}: codes of shape {codes.shape}, from {rows_note(ds)}")
     return 0
 
 
@@ -103,7 +105,8 @@ def cmd_reconstruct(args) -> int:
     else:
         save_npy(out, run.reconstruct(sub))
     mse = float(run.score(sub).mean())
-    print(f"wrote {out}: {n} reconstructions; mean squared error {mse:.5g} (model units)")
+    part = rows_note(ds) if n == len(ds) else f"the first {n} of {rows_note(ds)}"
+    print(f"wrote {out}: {n} reconstructions of {part}; mean squared error {mse:.5g} (model units)")
     return 0
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..config import DataConfig
 from ..errors import DataError, UsageError
 from .arrays import STREAM_CHOICES, load_npy, load_npz
-from .base import SPLITS, Dataset, check_split, holdout_split
+from .base import SPLITS, Dataset, check_split, holdout_split, rows_read
 from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
 from .images import load_image_folder
 from .normalize import Normalizer
@@ -116,6 +116,9 @@ def _load(dc: DataConfig, split: str) -> Dataset:
                 raise DataError(f"{path}: unknown file type {path.suffix or '(none)'!r}; expected "
                                 f"{', '.join(FILE_LOADERS)}, a folder of images or a folder of IDX files")
             ds = loader(path, split, **opts)
+        elif looks_like_path(spec):
+            raise DataError(f"no such file or folder: {path} (from {Path.cwd()}); give the path of a .npy, .npz, "
+                            ".csv, an image folder or an IDX folder")
         else:
             raise DataError(f"no dataset named {spec!r} and no file or folder at {path}; "
                             f"known names: {', '.join(DATASETS)}; for fashion-mnist: {INSTALL_HINT}")
@@ -125,6 +128,18 @@ def _load(dc: DataConfig, split: str) -> Dataset:
                             f"(its images are {ds.shape[1]}x{ds.shape[2]}); resize the file first, or use --stream off")
         ds.x = _resize(ds.x, image_size)
     return ds
+
+
+def looks_like_path(spec: str) -> bool:
+    """A --data value meant as a file or folder (a separator or a file suffix), not a dataset name."""
+    return any(sep in spec for sep in ("/", "\\")) or Path(spec).suffix.lower() in (*FILE_LOADERS, ".gz") \
+        or spec.startswith(("~", "."))
+
+
+def default_split(spec: str) -> str:
+    """The split a command that applies a model reads when --split is not given: every row of a
+    file or folder (in order), the test split of a named dataset."""
+    return "test" if spec in DATASETS else "all"
 
 
 def is_streamed(ds: Dataset) -> bool:
@@ -140,5 +155,5 @@ def _resize(x: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8) if x.dtype == np.uint8 else out
 
 
-__all__ = ["DATASETS", "FILE_LOADERS", "SPLITS", "Dataset", "Normalizer", "load_dataset",
-           "holdout_split", "idx_search_path"]
+__all__ = ["DATASETS", "FILE_LOADERS", "SPLITS", "Dataset", "Normalizer", "default_split", "holdout_split",
+           "idx_search_path", "load_dataset", "looks_like_path", "rows_read"]

@@ -82,7 +82,18 @@ def holdout_split(ds: Dataset, split: str) -> Dataset:
     perm = np.random.default_rng(HOLDOUT_SEED).permutation(n)
     n_test = max(1, int(round(n * HOLDOUT_FRACTION)))
     idx = np.sort(perm[:n_test] if split == "test" else perm[n_test:])
-    return ds.subset(idx)
+    part = ds.subset(idx)
+    part.extra["rows_of"] = n  # how many rows the whole file has, for messages
+    return part
+
+
+def rows_read(ds: Dataset, split: str) -> str:
+    """What part of the data a command read, for its summary line: 'all 500 rows of mine.npy',
+    'the test split of digits (359 of 1797 rows)'."""
+    if split == "all":
+        return f"all {len(ds)} rows of {ds.name}"
+    total = ds.extra.get("rows_of")
+    return f"the {split} split of {ds.name} ({len(ds)}" + (f" of {total} rows)" if total else " rows)")
 
 
 def as_labels(values, source: str) -> tuple[np.ndarray, list[str] | None]:

@@ -5,6 +5,7 @@ is the driver's single-loss loop (train.py: train_on_loss) on model.loss(x)."""
 from __future__ import annotations
 
 import dataclasses
+from shlex import quote
 
 import numpy as np
 import torch
@@ -113,9 +114,10 @@ class AutoencoderRun(RunBase):
 
     def next_commands(self) -> list[str]:
         recon = "--out recon.png" if self.kind == "image" else "--out recon.npy"
-        return [f"aegan report {self.path}        # curves, reconstructions, latent map in one HTML page",
-                f"aegan evaluate {self.path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)",
-                f"aegan reconstruct {self.path} --data {self.config.data.data} {recon}"]
+        path = quote(str(self.path))
+        return [f"aegan report {path}        # curves, reconstructions, latent map in one HTML page",
+                f"aegan evaluate {path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)",
+                f"aegan reconstruct {path} --data {quote(self.config.data.data)} {recon}"]
 
     def describe(self) -> list[tuple[str, str]]:
         m = self.config.model

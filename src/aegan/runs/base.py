@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from shlex import quote
 from typing import Callable
 
 import numpy as np
 import torch
 
 from .. import checkpoint
-from ..config import RunConfig, TrainConfig
+from ..config import DataConfig, RunConfig, TrainConfig
 from ..data import Dataset, Normalizer, load_dataset
 from ..data.arrays import as_examples, check_finite
+from ..data.location import located
 from ..errors import DataError, RunError, UsageError
 
 EPOCH_PICTURES = 6  # picture grids over the epochs shown in a report
@@ -52,6 +54,7 @@ class RunBase:
                  path: Path | None = None):
         self.config, self.module, self.normalizer, self.path = config, module, normalizer, path
         self.history: list[dict] = []  # per-epoch records of a run trained in this process
+        self.data_override: str | None = None  # --data: where the training data is now, if it moved
         self.module.eval()
 
     @property
@@ -71,9 +74,14 @@ class RunBase:
         """One record per epoch: from metrics.jsonl, or from training in this process."""
         return checkpoint.read_jsonl(self.path / checkpoint.METRICS) if self.path else self.history
 
+    @property
+    def data_config(self) -> DataConfig:
+        """The run's data settings, pointing where the data is now (data/location.py)."""
+        return located(self.config.data, self.config.data_info, self.data_override, str(self.path or "this run"))
+
     def dataset(self, split: str) -> Dataset:
         """A split of the data this run was trained on, read with the run's data settings."""
-        return load_dataset(self.config.data, split)
+        return load_dataset(self.data_config, split)
 
     def to_model(self, x) -> torch.Tensor:
         """Raw examples (a Dataset or an array) -> model-space tensor, after checking the shape.
@@ -154,8 +162,14 @@ class RunBase:
         return isinstance(value, float) and key.endswith("loss")
 
     def next_commands(self) -> list[str]:
-        """Commands worth running next, each runnable as printed (with a comment)."""
-        return [f"aegan report {self.path}        # curves and pictures in one HTML page"]
+        """Commands worth running next, each runnable as printed (after a '#': a comment); a line
+        that starts with '#' is advice, not a command."""
+        return [f"aegan report {quote(str(self.path))}        # curves and pictures in one HTML page"]
+
+    @property
+    def has_evaluation(self) -> bool:
+        """Whether `aegan evaluate` has metrics for this kind of run."""
+        return type(self).evaluation is not RunBase.evaluation
 
     def describe(self) -> list[tuple[str, str]]:
         """(heading, text) lines of `aegan info` about the model."""

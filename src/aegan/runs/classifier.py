@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from shlex import quote
 
 import numpy as np
 import torch
@@ -69,7 +70,9 @@ class ClassifierRun(RunBase):
         return super().summary().replace(" examples,", f" examples, {self.num_classes} classes,", 1)
 
     def next_commands(self) -> list[str]:
-        return [f"aegan evaluate GAN_RUN --features {self.path}   # sample metrics in this network's features"]
+        path = quote(str(self.path))
+        return [f"aegan info {path}", f"aegan report {path}        # the training curves",
+                f"# then, with a GAN trained on the same data: aegan evaluate GAN_RUN --features {path}"]
 
     def describe(self) -> list[tuple[str, str]]:
         m = self.config.model

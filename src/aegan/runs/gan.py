@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from shlex import quote
 
 import numpy as np
 import torch
@@ -24,9 +25,15 @@ from ..train import Control, descend, drive, fresh_state
 from ..version import __version__
 from ..viz import grid_image, save_png, toy_scatter
 from .base import Figure, Job, RunBase, Section, Task, data_info
+from .classifier import SHIPPED
 from .recipe import training_feed
 
 MODE_SAMPLES = 2500  # the PacGAN protocol's sample count
+
+
+def fresh_seed() -> int:
+    """A seed nobody chose: fresh samples each call."""
+    return int(np.random.SeedSequence().entropy % (2**63))
 
 
 class GANRun(RunBase):
@@ -63,28 +70,34 @@ class GANRun(RunBase):
             raise UsageError(f"--class {label} is outside the labels 0..{k - 1}{names}")
         return torch.full((n,), int(label), dtype=torch.long)
 
-    def sample_model(self, n: int, label: int | None = None, seed: int | None = 0,
+    def sample_model(self, n: int, label: int | None = None, seed: int | None = None,
                      z: torch.Tensor | None = None) -> torch.Tensor:
+        """(n, *shape) samples in model units; `seed`: the same seed gives the same samples, None
+        fresh ones each call."""
         if n < 1:
             raise UsageError(f"-n {n}: expected at least 1 sample")
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        gen = torch.Generator().manual_seed(fresh_seed() if seed is None else seed)
         z = self.gan.noise(n, gen) if z is None else z
-        labels = self._labels(n, label, gen or torch.Generator().manual_seed(0))
+        labels = self._labels(n, label, gen)
         dev = self.device
         chunks = [self.gan.sample(len(z[i:i + 512]), None if labels is None else labels[i:i + 512].to(dev),
                                   z=z[i:i + 512].to(dev)).float().cpu()
                   for i in range(0, len(z), 512)]
         return torch.cat(chunks)
 
-    def sample(self, n: int, label: int | None = None, seed: int | None = 0) -> np.ndarray:
-        """(n, *shape) samples in the data's own units (image pixels in [0, 1]); same seed, same samples."""
+    def sample(self, n: int, label: int | None = None, seed: int | None = None) -> np.ndarray:
+        """(n, *shape) samples in the data's own units (image pixels in [0, 1]); the same seed gives
+        the same samples, None (the default) fresh ones each call."""
         return self.normalizer.inverse(self.sample_model(n, label, seed))
 
-    def interpolate(self, steps: int = 8, rows: int = 1, seed: int | None = 0, label: int | None = None) -> np.ndarray:
-        """(rows * steps, *shape): for each row, samples along a straight line between two noise vectors."""
+    def interpolate(self, steps: int = 8, rows: int = 1, seed: int | None = None,
+                    label: int | None = None) -> np.ndarray:
+        """(rows * steps, *shape): for each row, samples along a straight line between two noise
+        vectors (drawn with `seed`; None: fresh ones)."""
         if steps < 2:
             raise UsageError(f"--steps {steps}: expected at least 2")
-        gen = torch.Generator().manual_seed(seed if seed is not None else 0)
+        seed = fresh_seed() if seed is None else seed
+        gen = torch.Generator().manual_seed(seed)
         ends = self.gan.noise(2 * rows, gen).view(rows, 2, -1)
         t = torch.linspace(0, 1, steps).view(1, steps, 1)
         z = (ends[:, :1] * (1 - t) + ends[:, 1:] * t).reshape(rows * steps, -1)
@@ -102,7 +115,7 @@ class GANRun(RunBase):
             x = self.sample(n, None, seed)
         return grid_image(self.normalizer.to_unit_pixels(x), nrow=nrow)
 
-    def mode_stats(self, n: int = MODE_SAMPLES, seed: int = 0) -> dict | None:
+    def mode_stats(self, n: int = MODE_SAMPLES, seed: int | None = 0) -> dict | None:
         info = self.config.data_info
         if "modes" not in info:
             return None
@@ -121,12 +134,18 @@ class GANRun(RunBase):
 
     def next_commands(self) -> list[str]:
         ext = "png" if self.kind == "image" else "npy"
-        out = [f"aegan report {self.path}        # curves, samples over the epochs, interpolation in one HTML page",
-               f"aegan sample {self.path} -n 64 --out samples.{ext}"]
-        if self.kind == "image" or "modes" in self.config.data_info:
-            out.append(f"aegan evaluate {self.path}      # " + (
-                "FCD, KID, precision/recall beside the real-vs-real floor" if self.kind == "image"
-                else "modes captured, % high quality"))
+        path = quote(str(self.path))
+        out = [f"aegan report {path}        # curves, samples over the epochs, interpolation in one HTML page",
+               f"aegan sample {path} -n 64 --out samples.{ext}"]
+        name = self.config.data_info.get("name", "")
+        if "modes" in self.config.data_info:
+            out.append(f"aegan evaluate {path}      # modes captured, % high quality")
+        elif self.kind == "image" and name and (SHIPPED / name / "config.json").is_file():
+            out.append(f"aegan evaluate {path}      # FCD, KID, precision/recall beside the real-vs-real floor")
+        elif self.kind == "image":
+            data = quote(self.config.data.data)
+            out.append(f"# sample metrics need a feature network for this data: aegan train classifier --data {data} "
+                       f"--out FEATURES, then aegan evaluate {path} --features FEATURES")
         return out
 
     def describe(self) -> list[tuple[str, str]]:
@@ -154,7 +173,7 @@ class GANRun(RunBase):
         if pics:
             sections.append(Section("Samples over the epochs", pics))
         title = "one row per class" if self.gan.num_classes else "64 samples"
-        strip = self.interpolate(steps=10, rows=4)
+        strip = self.interpolate(steps=10, rows=4, seed=0)
         return sections + [
             Section("Samples", [Figure(self.sample_grid(), title)]),
             Section("Latent interpolation", [Figure(grid_image(self.normalizer.to_unit_pixels(strip), nrow=10),
@@ -276,7 +295,7 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
             title = (f"epoch {record['epoch']}: {record['mode_modes']}/{record['mode_num_modes']} modes, "
                      f"{100 * record['mode_high_quality']:.1f}% high quality" if "mode_modes" in record
                      else f"epoch {record['epoch']}")
-            pts = run.sample(MODE_SAMPLES)
+            pts = run.sample(MODE_SAMPLES, seed=0)
             toy_scatter(pts, centers, path / name, title)
             toy_scatter(pts, centers, path / "samples.png", title)
         return {}

@@ -16,7 +16,8 @@ import torch
 from .. import checkpoint, distributed
 from ..accel import Accel
 from ..config import RunConfig, validate_train
-from ..data import Dataset, Normalizer, is_streamed
+from ..data import DATASETS, Dataset, Normalizer, is_streamed
+from ..data.location import location_of
 from ..data.feed import StreamFeed, TensorFeed
 from ..errors import RunError
 from ..tb_log import TensorBoardLog
@@ -36,6 +37,9 @@ def fit_run(prepare: Callable[[Dataset, RunConfig, Accel], Job], ds: Dataset, co
     torch.manual_seed(tc.seed)
     job = prepare(subsample(ds, tc), config, accel)
     run = job.run
+    location = location_of(config.data, config.data.data in DATASETS)
+    if location is not None:  # found again from any folder (data/location.py)
+        run.config.data_info["location"] = location
     run.path, ctl, history, tb = open_training(out, overwrite, resume, run.config, run.module, progress)
 
     def on_epoch(record: dict) -> None:
@@ -126,6 +130,7 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
             return None, ctl, history, TensorBoardLog()
         history = list(ctl.resume["loop"]["history"])
         checkpoint.write_jsonl(path / checkpoint.METRICS, history)
+        checkpoint.write_text(path / checkpoint.CONFIG, config.to_json())  # with what --resume changed
         if progress:
             loop = ctl.resume["loop"]
             print(f"resuming {path} from {found[-1].name} (epoch {loop['epoch']}, batch {loop['batch']})")

@@ -1,0 +1,142 @@
+"""What a new user met in the first hour with their own data (issue: the first hour of a new
+user): every row of a file read when a model is applied to it, runs that work from any folder,
+printed next-commands that run, errors that name the real problem, runs that can be extended."""
+
+import csv
+import json
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+
+
+from test_cli import _one_line_error
+
+
+
+@pytest.fixture
+def table(tmp_path):
+    """A 500-row, 6-column .npy of the user's own."""
+    x = np.random.default_rng(0).normal(size=(500, 6)).astype(np.float32)
+    path = tmp_path / "mine.npy"
+    np.save(path, x)
+    return path
+
+
+def test_applying_a_model_to_a_file_reads_every_row_in_order(cli, tmp_path, table):
+    run = tmp_path / "det"
+    assert cli("anomaly", "fit", "--data", table, "--epochs", "2", "--quiet", "--out", run).code == 0
+    r = cli("anomaly", "score", run, "--data", table, "--out", tmp_path / "s.csv")
+    assert r.code == 0 and "all 500 rows of mine" in r.out, r.out
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert [int(row["index"]) for row in rows] == list(range(500)) and "flagged" in rows[0]
+    r = cli("encode", run, "--data", table, "--out", tmp_path / "c.npy")
+    assert r.code == 0 and np.load(tmp_path / "c.npy").shape[0] == 500 and "all 500 rows" in r.out
+    r = cli("reconstruct", run, "--data", table, "--out", tmp_path / "r.npy")
+    assert r.code == 0 and np.load(tmp_path / "r.npy").shape == (500, 6)
+    r = cli("encode", run, "--data", table, "--split", "test", "--out", tmp_path / "t.npy", "--overwrite")
+    assert r.code == 0 and np.load(tmp_path / "t.npy").shape[0] == 100 and "test split of mine (100 of 500" in r.out
+
+
+def test_a_run_works_from_another_folder_and_finds_moved_data(cli, tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    x = np.random.default_rng(1).random((300, 1, 8, 8)).astype(np.float32)
+    np.save(project / "pics.npy", x)
+    monkeypatch.chdir(project)
+    assert cli("train", "ae", "--data", "pics.npy", "--code-dim", "4", "--epochs", "1", "--quiet",
+               "--out", "runs/ae").code == 0
+    assert cli("train", "gan", "--data", "pics.npy", "--conv-channels", "8,16", "--epochs", "1", "--quiet",
+               "--out", "runs/gan").code == 0
+    monkeypatch.chdir(tmp_path)  # elsewhere
+    r = cli("train", "--resume", "project/runs/ae", "--epochs", "2", "--quiet")
+    assert r.code == 0, r.err
+    assert cli("evaluate", "project/runs/ae").code == 0
+    r = cli("report", "project/runs/ae")
+    assert r.code == 0 and "Latent map" in (project / "runs/ae/report.html").read_text()
+    assert "left out" not in (project / "runs/ae/report.html").read_text()
+    assert cli("sample", "project/runs/gan", "--out", "s.png").code == 0
+    # moved: one line that says where it was and what to do; --data points at the new place
+    shutil.move(project / "pics.npy", tmp_path / "moved.npy")
+    _one_line_error(cli("evaluate", "project/runs/ae"), 1, str(project / "pics.npy"), "--data")
+    _one_line_error(cli("train", "--resume", "project/runs/ae", "--epochs", "3", "--quiet"), 1, "--data")
+    assert cli("evaluate", "project/runs/ae", "--data", "moved.npy").code == 0
+    assert cli("report", "project/runs/ae", "--data", "moved.npy").code == 0
+    r = cli("train", "--resume", "project/runs/ae", "--data", "moved.npy", "--epochs", "3", "--quiet")
+    assert r.code == 0, r.err
+    assert cli("evaluate", "project/runs/ae").code == 0  # the new place is recorded
+    # changed: used, with a note
+    np.save(tmp_path / "moved.npy", x[:250])
+    r = cli("evaluate", "project/runs/ae")
+    assert r.code == 0 and "has changed since" in r.err
+
+
+def _next_commands(out: str) -> list[list[str]]:
+    lines = out.split("next:", 1)[1].strip().splitlines()
+    cmds = [line.split("#", 1)[0].strip() for line in lines if not line.strip().startswith("#")]
+    return [shlex.split(c)[1:] for c in cmds if c]
+
+
+@pytest.mark.parametrize("train", [
+    ["ae", "--data", "wine.csv", "--label-column", "class", "--code-dim", "4"],  # a table
+    ["ae", "--data", "digits", "--arch", "conv", "--code-dim", "4"],  # images
+    ["vae", "--data", "wine.csv", "--label-column", "class", "--code-dim", "2"],
+    ["gan", "--data", "wine.csv", "--label-column", "class"],  # a table GAN
+    ["gan", "--data", "ring", "--max-samples", "1000"],  # a 2-D toy
+    ["gan", "--data", "digits", "--conv-channels", "8,16"],  # images
+    ["classifier", "--data", "digits", "--conv-channels", "8,16"],
+])
+def test_every_printed_next_command_runs_as_printed(cli, tmp_path, monkeypatch, train):
+    from sklearn.datasets import load_wine
+    monkeypatch.chdir(tmp_path)
+    wine = load_wine()
+    with open("wine.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*wine.feature_names, "class"])
+        w.writerows([[*row, int(y)] for row, y in zip(wine.data, wine.target)])
+    r = cli("train", *train, "--epochs", "1", "--quiet", "--out", "runs/r")
+    assert r.code == 0, r.err
+    commands = _next_commands(r.out)
+    assert len(commands) >= 2
+    for args in commands:
+        res = cli(*args)
+        assert res.code == 0, (args, res.err)
+
+
+def test_errors_name_the_real_problem(cli, tmp_path):
+    _one_line_error(cli("report", tmp_path / "nosuch"), 1, "no run folder")
+    _one_line_error(cli("train", "ae", "--data", tmp_path / "nosuch.npy", "--out", tmp_path / "r"), 1,
+                    "no such file", "nosuch.npy")
+    r = cli("train", "ae", "--data", "fashion-mnst", "--out", tmp_path / "r")  # a name: the list of names
+    _one_line_error(r, 1, "no dataset named")
+
+
+def test_a_finished_run_is_extended_as_if_trained_that_long(cli, tmp_path):
+    args = ["ae", "--data", "digits", "--hidden", "32", "--code-dim", "4", "--quiet"]
+    assert cli("train", *args, "--epochs", "4", "--out", tmp_path / "four").code == 0
+    assert cli("train", *args, "--epochs", "2", "--out", tmp_path / "two").code == 0
+    r = cli("train", "--resume", tmp_path / "two", "--quiet")
+    assert r.code == 0 and "already finished its 2 epochs" in r.out
+    _one_line_error(cli("train", "--resume", tmp_path / "two", "--epochs", "1"), 2, "already trained 2 epochs")
+    r = cli("train", "--resume", tmp_path / "two", "--epochs", "4", "--quiet")
+    assert r.code == 0, r.err
+    assert (tmp_path / "two" / "model.safetensors").read_bytes() == (tmp_path / "four" / "model.safetensors").read_bytes()
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["train"]["epochs"] == 4
+    assert [json.loads(line)["epoch"] for line in open(tmp_path / "two" / "metrics.jsonl")] == [1, 2, 3, 4]
+    _one_line_error(cli("train", "--epochs", "3", "ae", "--data", "digits", "--out", tmp_path / "x"), 2,
+                    "applies to --resume")
+
+
+def test_samples_are_fresh_unless_a_seed_is_given(cli, tmp_path):
+    import aegan
+    gan = aegan.GAN(hidden=(16, 16), epochs=1, batch_size=128, random_state=0).fit(aegan.load_dataset("ring").x)
+    assert not np.array_equal(gan.sample(5), gan.sample(5))
+    np.testing.assert_array_equal(gan.sample(5, seed=3), gan.sample(5, seed=3))
+    run = gan.run_
+    assert not np.array_equal(run.sample(5), run.sample(5)) and not np.array_equal(run.interpolate(), run.interpolate())
+    gan.save(tmp_path / "g")
+    r = cli("sample", tmp_path / "g", "-n", "5", "--out", tmp_path / "a.npy")
+    seed = int(r.out.split("--seed ")[1].rstrip(")\n"))
+    assert cli("sample", tmp_path / "g", "-n", "5", "--seed", seed, "--out", tmp_path / "b.npy").code == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
