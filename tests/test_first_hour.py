@@ -140,3 +140,16 @@ def test_samples_are_fresh_unless_a_seed_is_given(cli, tmp_path):
     seed = int(r.out.split("--seed ")[1].rstrip(")\n"))
     assert cli("sample", tmp_path / "g", "-n", "5", "--seed", seed, "--out", tmp_path / "b.npy").code == 0
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_python_errors_name_python_parameters_and_the_estimators_agree():
+    import aegan
+    from aegan.errors import DataError
+    x = aegan.load_dataset("digits").x
+    for est in (aegan.AnomalyDetector(epochs=5), aegan.AutoencoderTransformer(epochs=5)):
+        with pytest.raises(DataError, match="fewer than one batch") as e:
+            est.fit(x[:40])
+        assert "batch_size=128" in str(e.value) and "--batch-size" not in str(e.value)
+    # 129 images, batches of 128: the lone last example joins the batch before (batch norm needs two)
+    t = aegan.AutoencoderTransformer(arch="conv", code_dim=4, epochs=1, random_state=0).fit(x[:129])
+    assert t.transform(x[:3]).shape == (3, 4)

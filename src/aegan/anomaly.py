@@ -32,7 +32,7 @@ from .errors import DataError, RunError, UsageError
 from .evaluation import IWAE_K
 from .runs.autoencoder import AutoencoderRun
 from .runs.registry import fit
-from .runs.recipe import fitted_size
+from .runs.recipe import check_one_batch
 
 ANOMALY_FILE, TRAIN_SCORES_FILE = "anomaly.json", "anomaly_train_scores.npy"
 FORMAT = 1
@@ -273,7 +273,7 @@ def _load_npy(path: Path) -> np.ndarray:
 def fit_scoring(ds: Dataset, model: ModelConfig | None = None, train: TrainConfig | None = None,
                 score: str = DEFAULT_SCORE, contamination: float = DEFAULT_CONTAMINATION,
                 threshold: float | None = None, data: DataConfig | None = None, out=None, overwrite: bool = False,
-                progress: bool = True, split: str = "train") -> Scoring:
+                progress: bool = True, split: str = "train", batch_flag: str = "--batch-size") -> Scoring:
     """Train the detector's autoencoder on the normal examples `ds` and calibrate its score;
     with `out`, write the run folder (and anomaly.json) as `aegan anomaly fit` does."""
     check_contamination(contamination)
@@ -283,10 +283,7 @@ def fit_scoring(ds: Dataset, model: ModelConfig | None = None, train: TrainConfi
     check_score(score, model.family)
     if threshold is not None and not math.isfinite(threshold):
         raise UsageError(f"threshold {threshold!r} must be a finite number")
-    n_fit = fitted_size(len(ds), train)
-    if n_fit < train.batch_size:
-        raise DataError(f"{n_fit} normal examples to fit on are fewer than one batch (--batch-size "
-                        f"{train.batch_size}); give more normal data or a --batch-size of at most {max(1, n_fit)}")
+    check_one_batch(len(ds), train, batch_flag)
     cfg = RunConfig(data=data or DataConfig(data=ds.name), model=model, train=train, split=split)
     run = fit(ds, cfg, out, overwrite=overwrite, progress=progress)
     scoring = Scoring.fit(run, ds, score, contamination, threshold, seed=train.seed)

@@ -16,6 +16,7 @@ from .data import Dataset
 from .data.arrays import as_examples
 from .data.base import as_labels
 from .errors import UsageError
+from .runs.recipe import check_one_batch
 from .runs.registry import fit
 
 
@@ -71,7 +72,9 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         x, kind = as_examples(np.asarray(X), "X")
-        self.run_ = fit(Dataset(x, kind, "array", source="X"), self._config(), progress=self.verbose)
+        config = self._config()
+        check_one_batch(len(x), config.train, "batch_size")
+        self.run_ = fit(Dataset(x, kind, "array", source="X"), config, progress=self.verbose)
         self.n_features_in_ = int(np.prod(x.shape[1:]))
         self.history_ = self.run_.metrics()
         return self
@@ -198,7 +201,7 @@ class AnomalyDetector(BaseEstimator):
         ds = Dataset(x, kind, "array", source="X")
         model, train = self._configs(kind, ds.shape)
         self.scoring_ = fit_scoring(ds, model, train, self.score, self.contamination, self.threshold,
-                                    DataConfig(data="<array>"), progress=self.verbose)
+                                    DataConfig(data="<array>"), progress=self.verbose, batch_flag="batch_size")
         self._fitted_from(self.scoring_)
         return self
 

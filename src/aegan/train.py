@@ -40,9 +40,13 @@ class NonFinite(Exception):
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None):
-    """Index tensors covering 0..n-1 in batches, shuffled when a generator is given."""
+    """Index tensors covering 0..n-1 in batches, shuffled when a generator is given. A last batch
+    of one example joins the one before (batch norm cannot train on a single example)."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    return order.split(batch_size)
+    parts = list(order.split(batch_size))
+    if len(parts) > 1 and len(parts[-1]) == 1:
+        parts[-2:] = [torch.cat(parts[-2:])]
+    return parts
 
 
 def _loss(loss_fn, xb: torch.Tensor, yb: torch.Tensor | None) -> dict:

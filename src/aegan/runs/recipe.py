@@ -19,7 +19,7 @@ from ..config import RunConfig, validate_train
 from ..data import DATASETS, Dataset, Normalizer, is_streamed
 from ..data.location import location_of
 from ..data.feed import StreamFeed, TensorFeed
-from ..errors import RunError
+from ..errors import DataError, RunError
 from ..tb_log import TensorBoardLog
 from ..train import Control, Interrupted
 from ..viz import loss_curves
@@ -82,6 +82,17 @@ def fitted_size(n: int, tc) -> int:
     """How many of n given examples a run of `tc` takes its steps on: subsampled, less validation."""
     n = n if tc.max_samples is None else min(n, tc.max_samples)
     return n - validation_size(n, tc)
+
+
+def check_one_batch(n: int, tc, flag: str = "--batch-size") -> None:
+    """Refuse to fit on fewer examples than one batch (a handful of steps learn next to nothing),
+    naming the setting as the caller knows it: --batch-size on the command line, batch_size in Python."""
+    n_fit = fitted_size(n, tc)
+    if n_fit < tc.batch_size:
+        shown = f"{flag} {tc.batch_size}" if flag.startswith("--") else f"{flag}={tc.batch_size}"
+        advice = f"{flag} {max(1, n_fit)}" if flag.startswith("--") else f"{flag}={max(1, n_fit)}"
+        raise DataError(f"{n_fit} examples to fit on (after any validation split) are fewer than one batch "
+                        f"({shown}); give more data or {advice} or less")
 
 
 def split_feed(feed, tc):
