@@ -76,7 +76,8 @@ def test_tabular_csv_end_to_end(cli, tmp_path):
     lines = ["a,b,c,d,e,f,kind"] + [",".join(f"{v:.5f}" for v in r) + f",{'xy'[i % 2]}" for i, r in enumerate(rows)]
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
     r = cli("train", "ae", "--data", tmp_path / "t.csv", "--label-column", "kind", "--code-dim", "3",
-            "--epochs", "3", "--out", tmp_path / "run", "--quiet")
+            "--hidden", "512,256", "--epochs", "3", "--out", tmp_path / "run", "--quiet")  # the sizes it had before
+    # tables got their sizes from their width
     assert r.code == 0, r.err
     r = cli("reconstruct", tmp_path / "run", "--data", tmp_path / "t.csv", "--split", "all",
             "--out", tmp_path / "rec.npy")

@@ -10,6 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
+from aegan.cli import main
+
 
 from test_cli import _one_line_error
 
@@ -153,3 +155,79 @@ def test_python_errors_name_python_parameters_and_the_estimators_agree():
     # 129 images, batches of 128: the lone last example joins the batch before (batch norm needs two)
     t = aegan.AutoencoderTransformer(arch="conv", code_dim=4, epochs=1, random_state=0).fit(x[:129])
     assert t.transform(x[:3]).shape == (3, 4)
+
+
+def test_threads_are_recorded_and_used_again_on_resume(cli, tmp_path, monkeypatch):
+    import torch
+    before = torch.get_num_threads()
+    args = ["train", "ae", "--data", "digits", "--hidden", "32", "--code-dim", "4", "--quiet"]
+    assert cli(*args, "--threads", "1", "--epochs", "1", "--out", tmp_path / "one").code == 0
+    assert json.loads((tmp_path / "one" / "config.json").read_text())["train"]["threads"] == 1
+    assert torch.get_num_threads() == before  # the caller's setting is left as it was
+    monkeypatch.setenv("AEGAN_THREADS", "1")
+    assert cli(*args, "--epochs", "1", "--out", tmp_path / "env").code == 0
+    assert json.loads((tmp_path / "env" / "config.json").read_text())["train"]["threads"] == 1
+    monkeypatch.setenv("AEGAN_THREADS", "lots")
+    _one_line_error(cli(*args, "--epochs", "1", "--out", tmp_path / "bad"), 2, "AEGAN_THREADS")
+    _one_line_error(cli(*args, "--threads", "0", "--out", tmp_path / "bad"), 2, "--threads 0")
+
+
+def test_tables_pick_sizes_labels_columns_and_delimiters(cli, tmp_path):
+    from sklearn.datasets import load_wine
+    wine = load_wine()
+    header = [n.replace("/", "_") for n in wine.feature_names]
+    lines = [";".join(["id", *header, "class"])]  # semicolons, an id column, a class column
+    lines += [";".join([str(i), *map(str, row), str(int(y))]) for i, (row, y) in enumerate(zip(wine.data, wine.target))]
+    (tmp_path / "wine.csv").write_text("\n".join(lines) + "\n")
+    r = cli("train", "ae", "--data", tmp_path / "wine.csv", "--drop-columns", "id", "--epochs", "1", "--quiet",
+            "--out", tmp_path / "r")
+    assert r.code == 0, r.err
+    assert "column 'class' is taken as the class labels" in r.err
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["model"]["code_dim"] == 3 and cfg["data_info"]["shape"] == [13]  # 13 features: code 13 // 4
+    assert cfg["data_info"]["classes"] is None and cfg["data_info"]["num_examples"] == 142
+    r = cli("data", tmp_path / "wine.csv", "--columns", "alcohol,magnesium", "--label-column", "none")
+    assert r.code == 0 and "table of shape (2,)" in r.out and "labels: none" in r.out
+    _one_line_error(cli("data", tmp_path / "wine.csv", "--columns", "alcohl"), 2, "--columns 'alcohl'")
+    _one_line_error(cli("data", "digits", "--columns", "1"), 2, "CSV")
+    import aegan
+    x = aegan.load_dataset(str(tmp_path / "wine.csv"), "all", drop_columns="id").x
+    assert aegan.AutoencoderTransformer(epochs=1, random_state=0).fit(x).transform(x).shape == (178, 3)
+
+
+def test_help_shows_what_each_command_really_uses(cli, capsys):
+    def helptext(*args):
+        with pytest.raises(SystemExit):
+            main([*args, "--help"])
+        return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    vae = helptext("train", "vae")
+    assert "--beta" in vae and "--noise" not in vae and "--sparsity" not in vae and "examples:" in vae
+    assert "(default: None)" not in vae and "(default: )" not in vae and "None:" not in vae
+    assert "examples per step (default: 64)" in helptext("train", "gan")
+    fit = helptext("anomaly", "fit")
+    assert "conv denoising autoencoder" in fit and "(default: 32)" not in fit
+    assert "classifier" in helptext()
+    assert "(default: dcgan for images, mlp for tables)" in helptext("train", "gan")  # once, not twice
+    _one_line_error(cli("train", "ae", "--data", "digits", "--code_dim", "4", "--out", "x"), 2,
+                    "did you mean --code-dim", "aegan train ae --help")
+
+
+def test_a_gan_whose_discriminator_wins_outright_is_warned_about_once(cli, tmp_path):
+    r = cli("train", "gan", "--data", "digits", "--max-samples", "256", "--conv-channels", "16,32", "--lr-g", "1e-6",
+            "--lr-d", "2e-3", "--epochs", "14", "--quiet", "--out", tmp_path / "g")
+    assert r.code == 0, r.err
+    assert r.err.count("the discriminator wins outright") == 1 and "256 examples" in r.err
+    r = cli("train", "gan", "--data", "ring", "--max-samples", "2000", "--epochs", "1", "--quiet", "--out", tmp_path / "r")
+    assert r.code == 0 and "wins outright" not in r.err
+
+
+def test_codes_have_feature_names_and_table_maps_a_legend(tmp_path):
+    import aegan
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    x = aegan.load_dataset("digits").x.reshape(-1, 64)
+    pipe = make_pipeline(StandardScaler(), aegan.AutoencoderTransformer(code_dim=3, epochs=1, random_state=0)).fit(x)
+    assert list(pipe.get_feature_names_out()) == [f"autoencodertransformer{i}" for i in range(3)]
+    from aegan.viz import latent_map_figure
+    fig = latent_map_figure(np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3, None, "a table")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["0", "1", "2"]

@@ -28,8 +28,9 @@ import torch
 from . import checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, validate
 from .data import Dataset
-from .errors import DataError, RunError, UsageError
+from .errors import DataError, RunError, UsageError, a
 from .evaluation import IWAE_K
+from .models import default_sizes
 from .runs.autoencoder import AutoencoderRun
 from .runs.registry import fit
 from .runs.recipe import check_one_batch
@@ -49,9 +50,8 @@ def default_model(kind: str, shape: tuple[int, ...]) -> ModelConfig:
     with a code of about a quarter of the columns."""
     if kind == "image":
         return ModelConfig(family="dae", arch="conv", code_dim=32, noise="mask", noise_level=0.5)
-    d = int(np.prod(shape))
-    return ModelConfig(family="ae", arch="mlp", code_dim=max(2, min(32, d // 4)),
-                       hidden=(max(16, min(512, 2 * d)), max(8, min(256, d))))
+    code_dim, hidden = default_sizes(kind, shape)
+    return ModelConfig(family="ae", arch="mlp", code_dim=code_dim, hidden=hidden)
 
 
 def default_train(kind: str) -> TrainConfig:
@@ -119,7 +119,7 @@ def check_score(name: str, family: str) -> None:
                          "(e.g. recon+feature-knn)")
     vae_only = [p for p in parts if COMPONENTS[p][2]]
     if vae_only and family != "vae":
-        raise UsageError(f"--score {name}: {', '.join(vae_only)} needs a vae (--family vae); a {family} model "
+        raise UsageError(f"--score {name}: {', '.join(vae_only)} needs a vae (--family vae); {a(family)} model "
                          f"scores with {', '.join(k for k, v in COMPONENTS.items() if not v[2])}")
 
 

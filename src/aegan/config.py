@@ -37,7 +37,12 @@ class DataConfig:
     image_size: typing.Optional[int] = _f(None, "resize images to N x N pixels")
     channels: typing.Optional[int] = _f(None, "image channels: 1 (grey) or 3 (RGB); default: as the images are",
                                         choices=(1, 3))
-    label_column: typing.Optional[str] = _f(None, "CSV column (name or index) holding class labels")
+    label_column: typing.Optional[str] = _f(None, "CSV column (name or index) holding class labels; none: no label "
+                                                  "column (default: a column named target, label, class or y, "
+                                                  "with a note, else none)")
+    columns: typing.Optional[str] = _f(None, "CSV: use only these feature columns (names or indices, comma-separated)")
+    drop_columns: typing.Optional[str] = _f(None, "CSV: leave out these columns (names or indices, comma-separated), "
+                                                  "e.g. an id column")
     stream: str = _f("auto", "read a .npy or an image folder from disk batch by batch while training instead of "
                              "loading it (for data larger than memory): on, off, or auto (from 1 GiB of pixels)",
                      choices=("auto", "on", "off"))
@@ -49,8 +54,11 @@ class DataConfig:
 class ModelConfig:
     family: str = _f("ae", "model family", choices=("ae", "dae", "sparse", "vae"))
     arch: str = _f("mlp", "body: mlp (any data) or conv (images)", choices=("mlp", "conv"))
-    code_dim: int = _f(32, "size of the code (latent) vector")
-    hidden: tuple[int, ...] = _f((512, 256), "mlp hidden layer sizes, encoder side, e.g. 512,256")
+    code_dim: typing.Optional[int] = _f(None, "size of the code (latent) vector (default: 32 for images; for a "
+                                              "table of D columns D/4, between 2 and 32)")
+    hidden: typing.Optional[tuple[int, ...]] = _f(None, "mlp hidden layer sizes, encoder side, e.g. 512,256 "
+                                                        "(default: 512,256 for images; 2D,D for a table of D "
+                                                        "columns, within 16-512 and 8-256)")
     conv_channels: tuple[int, ...] = _f((32, 64, 128), "conv channels per stride-2 stage, e.g. 32,64,128")
     output: str = _f("auto", "decoder output activation; auto: sigmoid for [0,1] images, tanh for [-1,1], "
                              "identity for tables", choices=("auto", "identity", "sigmoid", "tanh"))
@@ -125,8 +133,12 @@ class TrainConfig:
     precision: str = _f("fp32", "arithmetic of the forward pass: fp32, or bf16/fp16 autocast (fp16 with a gradient "
                                 "scaler), mainly for GPUs", choices=("fp32", "bf16", "fp16"))
     workers: typing.Optional[int] = _f(None, "processes reading batches from disk for a streamed .npy or image "
-                                             "folder (--stream); 0 reads them in the training process; None: 0 when "
-                                             "training on the CPU (readers would take its cores), 4 with a GPU")
+                                             "folder (--stream); 0 reads them in the training process (default: 0 "
+                                             "when training on the CPU, where readers would take its cores; 4 with "
+                                             "a GPU)")
+    threads: typing.Optional[int] = _f(None, "CPU threads of the training process (default: $AEGAN_THREADS, else "
+                                             "PyTorch's choice, the cores); recorded in the run and used again on "
+                                             "resume: the same seed gives the same weights at the same thread count")
     compile: bool = _f(False, "compile the training step with torch.compile (a GPU, or a CPU with a C++ compiler; "
                               "the first steps take a while)")
 
@@ -225,10 +237,13 @@ def _int_list(text: str) -> tuple[int, ...]:
     return vals
 
 
-def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """Add one `--flag` per dataclass field; defaults are None so presets can tell what was given."""
+def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), base=None,
+              note: str | None = None) -> None:
+    """Add one `--flag` per dataclass field; defaults are None so presets can tell what was given.
+    The help shows the defaults of `base` (what the command really starts from; default: the
+    dataclass's), or, with `note`, that note above the group instead of per-flag defaults."""
     hints = typing.get_type_hints(cls)
-    group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options")
+    group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options", note)
     for f in fields(cls):
         if f.name in skip:
             continue
@@ -240,8 +255,11 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) 
             conv = _float_list if typing.get_args(tp)[0] is float else _int_list
         else:
             conv = _bool if tp is bool else tp
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = getattr(base, f.name) if base is not None else \
+            f.default if f.default is not dataclasses.MISSING else f.default_factory()
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if note:
+            default = None  # the note says what the defaults are
         if tp is bool and default is False:  # a switch
             group.add_argument("--" + f.name.replace("_", "-"), dest=f"{cls.__name__}.{f.name}",
                                action="store_const", const=True, default=None, help=f.metadata["help"])
@@ -249,7 +267,8 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) 
         group.add_argument("--" + f.name.replace("_", "-"), dest=f"{cls.__name__}.{f.name}", type=conv,
                            default=None, choices=f.metadata.get("choices"),
                            metavar=None if f.metadata.get("choices") else ("on|off" if tp is bool else f.name.upper()),
-                           help=f"{f.metadata['help']} (default: {shown})")
+                           help=f.metadata["help"] + ("" if default in (None, "") or "default" in f.metadata["help"]
+                                                      else f" (default: {shown})"))
 
 
 def from_flags(args: argparse.Namespace, cls, base=None):
@@ -284,6 +303,7 @@ def validate_train(train: TrainConfig) -> None:
         (train.checkpoint_steps >= 0, f"--checkpoint-steps {train.checkpoint_steps} must be zero (off) or positive"),
         (train.keep_checkpoints >= 1, f"--keep-checkpoints {train.keep_checkpoints} must be at least 1"),
         (train.grad_clip is None or train.grad_clip > 0, f"--grad-clip {train.grad_clip} must be positive, e.g. 1.0"),
+        (train.threads is None or train.threads >= 1, f"--threads {train.threads} must be at least 1"),
         (train.workers is None or train.workers >= 0,
          f"--workers {train.workers} must be zero (read in the training process) or positive"),
     ])
@@ -292,7 +312,7 @@ def validate_train(train: TrainConfig) -> None:
 def validate_autoencoder(model: ModelConfig) -> None:
     """Reject autoencoder settings no run can use, naming the flag and the valid range."""
     check_all([
-        (model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
+        (model.code_dim is None or model.code_dim >= 1, f"--code-dim {model.code_dim} must be at least 1"),
         (model.noise_level >= 0 and (model.noise != "mask" or model.noise_level < 1),
          f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),
         (model.sparsity >= 0, f"--sparsity {model.sparsity} must be zero or positive"),

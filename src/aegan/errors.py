@@ -26,3 +26,8 @@ def check_all(checks: list[tuple[bool, str]]) -> None:
     for ok, msg in checks:
         if not ok:
             raise UsageError(msg)
+
+
+def a(word: str) -> str:
+    """'an ae', 'a vae': a word with its article, for messages."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

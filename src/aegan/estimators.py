@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .anomaly import DEFAULT_CONTAMINATION, DEFAULT_SCORE, Scoring, default_model, default_train, fit_scoring
@@ -25,7 +25,7 @@ def _seed(random_state) -> int:
     return int(np.random.SeedSequence().entropy % (2**31)) if random_state is None else int(random_state)
 
 
-class AutoencoderTransformer(TransformerMixin, BaseEstimator):
+class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Learn codes with an autoencoder of the aegan family.
 
     X is a table (n_samples, n_features) or images (n, H, W) / (n, C, H, W); uint8 images are
@@ -34,7 +34,7 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
     PyOD's decision_function; note scikit-learn's own detectors use the opposite sign).
     """
 
-    def __init__(self, family="ae", arch="mlp", code_dim=32, hidden=(512, 256), conv_channels=(32, 64, 128),
+    def __init__(self, family="ae", arch="mlp", code_dim=None, hidden=None, conv_channels=(32, 64, 128),
                  epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0, val_split=0.0, patience=0,
                  normalize="auto", output="auto", noise="gaussian", noise_level=0.2, sparsity=1e-3, beta=1.0,
                  likelihood="gaussian", random_state=None, verbose=False):
@@ -64,7 +64,7 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
 
         def pick(cls):
             return {f.name: params[f.name] for f in dataclasses.fields(cls) if f.name in params}
-        model = ModelConfig(**{**pick(ModelConfig), "hidden": tuple(self.hidden),
+        model = ModelConfig(**{**pick(ModelConfig), "hidden": None if self.hidden is None else tuple(self.hidden),
                                "conv_channels": tuple(self.conv_channels)})
         seed = _seed(self.random_state)
         train = dataclasses.replace(TrainConfig(**pick(TrainConfig)), seed=seed)
@@ -82,6 +82,11 @@ class AutoencoderTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "run_")
         return self.run_.encode(X)
+
+    @property
+    def _n_features_out(self) -> int:
+        """The code size: get_feature_names_out gives autoencodertransformer0, 1, ..."""
+        return self.run_.code_dim
 
     def inverse_transform(self, X) -> np.ndarray:
         check_is_fitted(self, "run_")

@@ -118,6 +118,9 @@ class GANLoss:
     spectral_norm: bool = False
     d_batch_norm: bool = False  # DCGAN's batch norm in D; not with a gradient penalty or a critic
     paper: str = ""
+    # an epoch's mean D loss below this means D wins outright (G gets no useful gradient);
+    # None for the Wasserstein critics, whose loss has no floor
+    d_wins_below: float | None = 0.02
 
 
 GAN_LOSSES: dict[str, GANLoss] = {
@@ -125,9 +128,9 @@ GAN_LOSSES: dict[str, GANLoss] = {
     "ns": GANLoss(d_cross_entropy, g_non_saturating, d_batch_norm=True,
                   paper="Goodfellow et al. 2014 (non-saturating)"),
     "wgan": GANLoss(d_wasserstein, g_wasserstein, "rmsprop", 5e-5, (0.0, 0.0), n_critic=5, clip=0.01,
-                    paper="Arjovsky et al. 2017"),
+                    paper="Arjovsky et al. 2017", d_wins_below=None),
     "wgan-gp": GANLoss(d_wasserstein, g_wasserstein, "adam", 1e-4, (0.0, 0.9), n_critic=5, gp_weight=10.0,
-                       paper="Gulrajani et al. 2017"),
+                       paper="Gulrajani et al. 2017", d_wins_below=None),
     "hinge": GANLoss(d_hinge, g_wasserstein, "adam", 2e-4, (0.0, 0.9), spectral_norm=True,
                      paper="Lim & Ye 2017; Miyato et al. 2018"),
     "lsgan": GANLoss(d_least_squares, g_least_squares, d_batch_norm=True, paper="Mao et al. 2017"),

@@ -125,10 +125,11 @@ def latent_map_figure(z: np.ndarray, y: np.ndarray | None, classes: list[str] | 
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     if y is not None:
         sc = ax.scatter(z[:, 0], z[:, 1], c=y, cmap="tab10", s=4, alpha=0.7)
-        if classes:
+        names = classes or [str(c) for c in range(int(y.max()) + 1)]  # numeric labels: their values
+        if len(names) <= 20:
             handles = [plt.Line2D([], [], marker="o", ls="", color=sc.cmap(sc.norm(i)), label=c)
-                       for i, c in enumerate(classes)]
-            ax.legend(handles=handles, fontsize=7, loc="best", markerscale=1)
+                       for i, c in enumerate(names)]
+            ax.legend(handles=handles, fontsize=7, loc="best", markerscale=1, title="label", title_fontsize=7)
     else:
         ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.7)
     ax.set_title(title, fontsize=9)

@@ -6,6 +6,7 @@ data, evaluate, report), anomaly.py."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 
@@ -27,8 +28,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _innermost(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)command parser the words of argv lead to: 'train ae' -> the parser of aegan train ae."""
+    for word in argv:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and word in subs[0].choices:
+            parser = subs[0].choices[word]
+    return parser
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parsed arguments; an unknown flag is refused by the command it was given to, with the
+    nearest flags that command has (--code_dim -> did you mean --code-dim?)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        where = _innermost(parser, argv)
+        known = [o for a in where._actions for o in a.option_strings]
+        bad = next((w for w in extra if w.startswith("-")), extra[0])
+        close = difflib.get_close_matches(bad.split("=")[0].replace("_", "-"), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        where.error(f"unrecognized argument {bad}{hint}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     if distributed.setup() and not distributed.is_main():
         sys.stdout = open(os.devnull, "w")  # under torchrun rank 0 speaks for all
     try:

@@ -15,11 +15,21 @@ from ..errors import UsageError
 from .flags import Parser, command, common, data_flags, load_data, out_flags, rows_note, run_folder_flags
 
 
+# what the detector starts from when a flag is not given (anomaly.py: default_model, default_train)
+MODEL_DEFAULTS = ("defaults: for images a conv denoising autoencoder (--family dae --arch conv) with mask noise 0.5 "
+                  "and a code of 32; for a table of D columns an mlp autoencoder with a code of D/4 (2 to 32) and "
+                  "hidden layers 2D,D (16-512, 8-256)")
+TRAIN_DEFAULTS = ("defaults: 10 epochs for images, 100 for tables; batch size 128; no validation split; the rest as "
+                  "for aegan train")
+
+
 def add_parsers(sub) -> None:
     anomaly = sub.add_parser("anomaly", help="anomaly detection: fit on normal data, score new data, benchmark")
     common(anomaly)
     asub = anomaly.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="ACTION")
-    p = command(asub, "fit", "train a detector on normal data (defaults: the benchmark's best setting)", cmd_fit)
+    p = command(asub, "fit", "train a detector on normal data (defaults: the benchmark's best setting)", cmd_fit,
+                examples=("aegan anomaly fit --data normal.npy --split all --out runs/det",
+                          "aegan anomaly fit --data table.csv --score recon+code-knn --contamination 0.01 --out runs/det"))
     run_folder_flags(p)
     data_flags(p)
     p.add_argument("--score", default=DEFAULT_SCORE,
@@ -29,15 +39,17 @@ def add_parsers(sub) -> None:
                    help="expected fraction of anomalies in the training data, in (0, 0.5]: the threshold is that "
                         f"quantile of the training scores (default: {DEFAULT_CONTAMINATION})")
     p.add_argument("--threshold", type=float, default=None, help="an explicit score threshold instead")
-    add_flags(p, ModelConfig)
-    add_flags(p, TrainConfig)
+    add_flags(p, ModelConfig, note=MODEL_DEFAULTS)
+    add_flags(p, TrainConfig, note=TRAIN_DEFAULTS)
 
     p = command(asub, "score", "score data with a fitted detector into a CSV (index, [name,] score, flagged)", cmd_score,
-                "detector run folder (from aegan anomaly fit)")
+                "detector run folder (from aegan anomaly fit)",
+                examples=("aegan anomaly score runs/det --data new.npy --out scores.csv      # every row of new.npy",))
     out_flags(p, "scores.csv")
     data_flags(p)
 
-    p = command(asub, "bench", "one-class protocol: per class, train on it, AUROC on the whole test set", cmd_bench)
+    p = command(asub, "bench", "one-class protocol: per class, train on it, AUROC on the whole test set", cmd_bench,
+                examples=("aegan anomaly bench --data digits --classes 0,1 --seeds 1 --epochs 1 --batch-size 32",))
     p.add_argument("--classes", help="comma-separated class indices (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per class: 0 to N-1 (default 3)")
     p.add_argument("--score", default=None, help="detector score (default: the detector's)")
@@ -45,9 +57,10 @@ def add_parsers(sub) -> None:
                    help="leave out the peers (PCA, k-NN on pixels, Isolation Forest, one-class SVM)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no per-class lines")
-    add_flags(p, DataConfig, skip=("normalize", "image_size", "channels", "label_column"))
-    add_flags(p, ModelConfig)
-    add_flags(p, TrainConfig, skip=("checkpoint_every", "checkpoint_steps", "keep_checkpoints", "tensorboard"))
+    add_flags(p, DataConfig, skip=("normalize", "image_size", "channels", "label_column", "columns", "drop_columns"))
+    add_flags(p, ModelConfig, note=MODEL_DEFAULTS)
+    add_flags(p, TrainConfig, skip=("checkpoint_every", "checkpoint_steps", "keep_checkpoints", "tensorboard"),
+              note=TRAIN_DEFAULTS)
 
 
 def cmd_fit(args) -> int:

@@ -21,14 +21,21 @@ def common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
-def command(sub, name: str, help: str, fn, run: str | None = None) -> argparse.ArgumentParser:
-    """The parser of a command that calls `fn(args)`; with `run`, its RUN folder argument's help."""
-    p = sub.add_parser(name, help=help)
+def command(sub, name: str, help: str, fn, run: str | None = None,
+            examples: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The parser of a command that calls `fn(args)`; with `run`, its RUN folder argument's help;
+    `examples` end its --help."""
+    p = sub.add_parser(name, help=help, description=help, epilog=examples_text(examples),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     if run:
         p.add_argument("run", help=run)
     common(p)
     p.set_defaults(fn=fn)
     return p
+
+
+def examples_text(examples: tuple[str, ...]) -> str | None:
+    return "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
 
 
 def out_flags(p: argparse.ArgumentParser, what: str, required: bool = True) -> None:

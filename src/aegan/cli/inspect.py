@@ -20,12 +20,17 @@ from .flags import command, data_flags, load_data, out_flags
 
 
 def add_parsers(sub) -> None:
-    p = command(sub, "report", "one self-contained HTML page per run (several runs: side by side)", cmd_report)
+    p = command(sub, "report", "one self-contained HTML page per run (several runs: side by side)", cmd_report,
+                examples=("aegan report runs/ae                        # runs/ae/report.html",
+                          "aegan report runs/ae runs/vae --out both.html   # side by side"))
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
     out_flags(p, "report.html (default: RUN/report.html, replaced each time)", required=False)
     p.add_argument("--data", help="where the (first) run's data is now, if it was moved")
 
-    p = command(sub, "evaluate", "the metrics that fit a run, each beside its real-vs-real floor", cmd_evaluate)
+    p = command(sub, "evaluate", "the metrics that fit a run, each beside its real-vs-real floor", cmd_evaluate,
+                examples=("aegan evaluate runs/ae --n 2000",
+                          "aegan evaluate runs/gan --features runs/features",
+                          "aegan evaluate --samples samples.npy --data fashion-mnist"))
     p.add_argument("run", nargs="?", help="run folder (autoencoder or GAN)")
     p.add_argument("--n", type=int, default=10000, help="samples / test examples to use (default 10000)")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
@@ -37,10 +42,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--data-dir", help="folder holding the dataset's IDX files")
     p.add_argument("--seed", type=int, default=0)
 
-    p = command(sub, "info", "what a run is: model, data shape, last metrics", cmd_info, "run folder")
+    p = command(sub, "info", "what a run is: model, data shape, last metrics", cmd_info, "run folder",
+                examples=("aegan info runs/ae", "aegan info runs/ae --json"))
     p.add_argument("--json", action="store_true", help="print the config and last metrics as JSON")
 
-    p = command(sub, "data", "what aegan reads from a dataset name or path", cmd_data)
+    p = command(sub, "data", "what aegan reads from a dataset name or path", cmd_data,
+                examples=("aegan data digits", "aegan data table.csv --label-column class",
+                          "aegan data photos/ --image-size 32"))
     p.add_argument("spec", metavar="DATA", help="dataset name or path")
     data_flags(p, required=False)
 

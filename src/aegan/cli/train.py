@@ -3,6 +3,7 @@ run in the registry, one training command for them all."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..data.location import located
 from ..errors import UsageError
 from ..runs.base import RunBase
 from ..runs.registry import TASKS, fit, read_run_config
-from .flags import Parser, command, common, data_flags, load_data, run_folder_flags
+from .flags import Parser, command, common, data_flags, examples_text, load_data, run_folder_flags
 
 NORMALIZE_CHOICES = ("auto", "unit", "symmetric", "standard", "none")
 # what `train --resume` may change: TrainConfig fields that do not change what has been trained so far
@@ -28,9 +29,30 @@ RESUME_SETTINGS = {
 }
 
 
+EXAMPLES = {
+    "train": ("aegan train ae --data digits --code-dim 8 --out runs/ae",
+              "aegan train --resume runs/ae                 # after Ctrl-C, or with --epochs 20 to extend",
+              "aegan train gan --help                        # every model's own flags"),
+    "ae": ("aegan train ae --data digits --arch conv --code-dim 8 --epochs 5 --out runs/ae",
+           "aegan train ae --data table.csv --label-column class --out runs/table-ae",
+           "aegan train ae --preset classic --data fashion-mnist --out runs/classic"),
+    "dae": ("aegan train dae --data digits --noise mask --noise-level 0.5 --out runs/dae",
+            "aegan train dae --data table.csv --noise-level 0.1 --out runs/table-dae"),
+    "sparse": ("aegan train sparse --data digits --sparsity 1e-2 --out runs/sparse",),
+    "vae": ("aegan train vae --data digits --code-dim 2 --epochs 20 --out runs/vae",
+            "aegan train vae --data fashion-mnist --arch conv --beta 4 --out runs/beta-vae"),
+    "gan": ("aegan train gan --data ring --epochs 5 --out runs/ring",
+            "aegan train gan --data fashion-mnist --loss hinge --epochs 5 --out runs/hinge",
+            "aegan train gan --data digits --conditional --epochs 20 --out runs/cgan"),
+    "classifier": ("aegan train classifier --data fashion-mnist --epochs 5 --out runs/features",
+                   "aegan evaluate runs/gan --features runs/features"),
+}
+
+
 def add_parsers(sub) -> None:
     commands = [c for t in TASKS.values() for c in t.commands]
-    train = sub.add_parser("train", help=f"train a model into a run folder: {', '.join(commands)}")
+    train = sub.add_parser("train", help=f"train a model into a run folder: {', '.join(commands)}",
+                           epilog=examples_text(EXAMPLES["train"]), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest checkpoint, or "
                                                        "extend a finished one with --epochs")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
@@ -45,7 +67,7 @@ def add_parsers(sub) -> None:
     fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
     for task in TASKS.values():
         for name, help in task.commands.items():
-            p = command(fam, name, help, cmd_train)
+            p = command(fam, name, help, cmd_train, examples=EXAMPLES.get(name, ()))
             p.set_defaults(task=task.name)
             run_folder_flags(p)
             if task.presets:
@@ -56,8 +78,8 @@ def add_parsers(sub) -> None:
                 p.add_argument("--normalize", dest="DataConfig.normalize", default=None, choices=NORMALIZE_CHOICES,
                                help="images: unit [0,1] or symmetric [-1,1]; tables: standard or none "
                                     "(default: auto)")
-            add_flags(p, task.model_config, skip=task.skip_model)
-            add_flags(p, TrainConfig, skip=task.skip_train)
+            add_flags(p, task.model_config, skip=task.skip_model + task.skip_model_for(name))
+            add_flags(p, TrainConfig, skip=task.skip_train, base=task.train_defaults)
 
 
 def cmd_train(args) -> int:

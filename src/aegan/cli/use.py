@@ -16,7 +16,9 @@ from .flags import command, data_flags, load_data, open_run, out_flags, rows_not
 
 
 def add_parsers(sub) -> None:
-    p = command(sub, "sample", "samples from a GAN run (grid.png or samples.npy)", cmd_sample, "GAN run folder")
+    p = command(sub, "sample", "samples from a GAN run (grid.png or samples.npy)", cmd_sample, "GAN run folder",
+                examples=("aegan sample runs/gan -n 64 --out grid.png --seed 0",
+                          "aegan sample runs/cgan --class 3 -n 16 --out threes.npy"))
     p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
     out_flags(p, "grid.png or samples.npy (the data's own units)")
     p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
@@ -25,25 +27,29 @@ def add_parsers(sub) -> None:
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
 
     p = command(sub, "interpolate", "a GAN's samples along straight lines in z (strip.png or .npy)", cmd_interpolate,
-                "GAN run folder")
+                "GAN run folder", examples=("aegan interpolate runs/gan --steps 10 --rows 4 --out strip.png",))
     p.add_argument("--steps", type=int, default=8, help="points per line (default 8)")
     p.add_argument("--rows", type=int, default=4, help="how many lines (default 4)")
     out_flags(p, "strip.png or points.npy")
     p.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional GANs)")
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: a fresh one, printed)")
 
-    p = command(sub, "encode", "write the codes of a dataset to a .npy file", cmd_encode, "autoencoder run folder")
+    p = command(sub, "encode", "write the codes of a dataset to a .npy file", cmd_encode, "autoencoder run folder",
+                examples=("aegan encode runs/ae --data digits --out codes.npy        # the test split of a named set",
+                          "aegan encode runs/ae --data mine.npy --out codes.npy      # every row of a file"))
     out_flags(p, "codes.npy")
     data_flags(p)
 
     p = command(sub, "decode", "decode codes (.npy) into examples (.npy) or a picture (.png)", cmd_decode,
-                "autoencoder run folder")
+                "autoencoder run folder", examples=("aegan decode runs/ae --codes codes.npy --out decoded.png",))
     p.add_argument("--codes", required=True, help="codes.npy of shape (N, code_dim)")
     out_flags(p, "out.npy (data's own units) or grid.png")
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")
 
     p = command(sub, "reconstruct", "inputs and their reconstructions (grid.png or .npy)", cmd_reconstruct,
-                "autoencoder run folder")
+                "autoencoder run folder",
+                examples=("aegan reconstruct runs/ae --data digits --out recon.png -n 32",
+                          "aegan reconstruct runs/table-ae --data table.csv --out recon.npy"))
     out_flags(p, "grid.png (inputs above, reconstructions below) or out.npy")
     p.add_argument("-n", type=int, default=None, help="how many examples (default: 16 in a picture, all in .npy)")
     p.add_argument("--nrow", type=int, default=8, help="pictures per row in a .png")

@@ -102,7 +102,7 @@ def _load(dc: DataConfig, split: str) -> Dataset:
     if dc.stream not in STREAM_CHOICES:
         raise UsageError(f"--stream {dc.stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
     opts = dict(data_dir=dc.data_dir, image_size=image_size, channels=dc.channels, label_column=dc.label_column,
-                stream=dc.stream)
+                stream=dc.stream, columns=dc.columns, drop_columns=dc.drop_columns)
     if spec in DATASETS:
         ds = DATASETS[spec](split, **opts)
     else:
@@ -122,6 +122,8 @@ def _load(dc: DataConfig, split: str) -> Dataset:
         else:
             raise DataError(f"no dataset named {spec!r} and no file or folder at {path}; "
                             f"known names: {', '.join(DATASETS)}; for fashion-mnist: {INSTALL_HINT}")
+    if (dc.columns or dc.drop_columns) and "columns" not in ds.extra:
+        raise UsageError(f"--columns/--drop-columns select columns of a CSV table; {ds.source} is not one")
     if ds.kind == "image" and image_size and ds.shape[1:] != (image_size, image_size):
         if is_streamed(ds):
             raise DataError(f"{ds.source}: --image-size {image_size} cannot resize a file read lazily from disk "

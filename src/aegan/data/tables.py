@@ -1,9 +1,12 @@
-"""CSV tables: numeric columns, an optional header (detected), an optional label column."""
+"""CSV tables: numeric columns, the delimiter (comma, semicolon, tab, bar) and an optional header
+detected, an optional label column (named, or a column called target/label/class/y, with a note),
+and a choice of feature columns."""
 
 from __future__ import annotations
 
 import csv
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +23,64 @@ def _is_number(cell: str) -> bool:
         return False
 
 
-def _label_index(label_column: str | int, header: list[str] | None, width: int, source: str) -> int:
-    if header is not None and str(label_column) in header:
-        return header.index(str(label_column))
+LABEL_NAMES = ("target", "label", "labels", "class", "y")  # taken as the labels when no --label-column is given
+DELIMITERS = ",;\t|"
+_NOTED: set[str] = set()  # files whose label column was picked by name: said once per process
+
+
+def _column_index(column: str | int, header: list[str] | None, width: int, source: str, flag: str) -> int:
+    if header is not None and str(column).strip() in header:
+        return header.index(str(column).strip())
     try:
-        i = int(label_column)
+        i = int(column)
     except (TypeError, ValueError):
         names = ", ".join(header) if header else "none (the file has no header)"
-        raise UsageError(f"--label-column {label_column!r} is not a column of {source}; "
-                         f"columns are: {names}") from None
+        raise UsageError(f"{flag} {column!r} is not a column of {source}; columns are: {names}") from None
     if not -width <= i < width:
-        raise UsageError(f"--label-column {i} is out of range for {source}, which has {width} columns")
+        raise UsageError(f"{flag} {i} is out of range for {source}, which has {width} columns")
     return i % width
 
 
-def load_csv(path: Path, split: str, label_column: str | int | None = None, **_) -> Dataset:
-    source = str(path)
+def _label_index(label_column, header: list[str] | None, width: int, source: str) -> tuple[int | None, bool]:
+    """(the label column or None, whether it was picked by its name rather than given)."""
+    if label_column is not None:
+        if str(label_column).lower() == "none":
+            return None, False
+        return _column_index(label_column, header, width, source, "--label-column"), False
+    named = [i for i, h in enumerate(header or []) if h.lower() in LABEL_NAMES]
+    return (named[0], True) if len(named) == 1 else (None, False)
+
+
+def _selected(columns: str | None, drop: str | None, header, width: int, label: int | None, source: str) -> list[int]:
+    """The feature columns: --columns (in their order), else all but --drop-columns and the label."""
+    def parse(text, flag):
+        return [_column_index(c, header, width, source, flag) for c in text.split(",") if c.strip()]
+    keep = parse(columns, "--columns") if columns else [i for i in range(width)]
+    gone = set(parse(drop, "--drop-columns")) if drop else set()
+    if label in keep and columns:
+        raise UsageError(f"--columns: column {label} is the label column; leave it out of --columns")
+    return [i for i in keep if i not in gone and i != label]
+
+
+def _read_rows(path: Path, source: str) -> list[list[str]]:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{source}: not a readable CSV text file ({e}); expected comma-separated numbers") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:20000], delimiters=DELIMITERS)
+    except csv.Error:
+        dialect = csv.excel  # one column, or no clear delimiter: commas
+    try:
+        return [r for r in csv.reader(text.splitlines(), dialect) if r and any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise DataError(f"{source}: not a readable CSV text file ({e}); expected comma-separated numbers") from None
+
+
+def load_csv(path: Path, split: str, label_column: str | int | None = None, columns: str | None = None,
+             drop_columns: str | None = None, **_) -> Dataset:
+    source = str(path)
+    rows = _read_rows(path, source)
     if not rows:
         raise DataError(f"{source}: the file holds no rows; expected a table with one example per row")
     header = None
@@ -49,19 +89,27 @@ def load_csv(path: Path, split: str, label_column: str | int | None = None, **_)
     width = len(header) if header else len(rows[0]) if rows else 0
     if not rows:
         raise DataError(f"{source}: only a header, no data rows; expected one example per row")
-    li = None if label_column is None else _label_index(label_column, header, width, source)
+    li, picked = _label_index(label_column, header, width, source)
     names = header or [str(i) for i in range(width)]
+    keep = _selected(columns, drop_columns, header, width, li, source)
+    if not keep:
+        raise DataError(f"{source}: no feature columns left (after the label and --columns/--drop-columns); "
+                        "expected at least one")
+    if picked and source not in _NOTED:
+        _NOTED.add(source)
+        print(f"aegan: note: {source}: column {names[li]!r} is taken as the class labels, not a feature "
+              "(--label-column none keeps it as a feature)", file=sys.stderr)
     values, labels = [], []
     for r, row in enumerate(rows):
         line = r + (2 if header else 1)
         if len(row) != width:
             raise DataError(f"{source}: line {line} has {len(row)} cells, expected {width}; "
                             "every row needs the same columns")
+        if li is not None:
+            labels.append(row[li].strip())
         out = []
-        for c, cell in enumerate(row):
-            if c == li:
-                labels.append(cell.strip())
-                continue
+        for c in keep:
+            cell = row[c]
             try:
                 v = float(cell)
             except ValueError:
@@ -75,12 +123,10 @@ def load_csv(path: Path, split: str, label_column: str | int | None = None, **_)
             out.append(v)
         values.append(out)
     x = np.asarray(values, dtype=np.float32)
-    if x.shape[1] == 0:
-        raise DataError(f"{source}: no feature columns besides the label; expected at least one")
     y, classes = (None, None)
     if li is not None:
         y, classes = as_labels(_numeric_or_str(labels), source)
-    features = [n for i, n in enumerate(names) if i != li]
+    features = [names[i] for i in keep]
     ds = Dataset(x, "table", path.stem, y=y, classes=classes, source=source, extra={"columns": features})
     return holdout_split(ds, split)
 

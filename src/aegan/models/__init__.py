@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ..errors import UsageError
@@ -17,8 +18,27 @@ MODELS = {
 }
 
 
+def default_sizes(kind: str, shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """(code size, MLP hidden sizes) when none are given: 32 and 512,256 for images; for a table
+    of D columns a code of D/4 (2 to 32) and hidden layers 2D, D (16-512, 8-256), so that a
+    13-column table gets a code of 3 rather than one larger than its input."""
+    if kind == "image":
+        return 32, (512, 256)
+    d = math.prod(shape)
+    return max(2, min(32, d // 4)), (max(16, min(512, 2 * d)), max(8, min(256, d)))
+
+
+def resolve_sizes(cfg, kind: str, shape: tuple[int, ...]):
+    """`cfg` with the sizes left to default (None) filled in by default_sizes."""
+    code, hidden = default_sizes(kind, shape)
+    return dataclasses.replace(cfg, code_dim=cfg.code_dim if cfg.code_dim is not None else code,
+                               hidden=tuple(cfg.hidden) if cfg.hidden is not None else hidden)
+
+
 def build_model(cfg, kind: str, shape: tuple[int, ...], model_range: tuple[float, float] | None):
-    """A fresh model of `cfg.family` for examples of `shape`; user errors raise UsageError."""
+    """A fresh model of `cfg.family` for examples of `shape` (sizes left to default filled in by
+    default_sizes); user errors raise UsageError."""
+    cfg = resolve_sizes(cfg, kind, shape)
     if cfg.family not in MODELS:
         raise UsageError(f"model family {cfg.family!r} is unknown; expected one of {', '.join(MODELS)}")
     size = math.prod(shape)
@@ -34,4 +54,4 @@ def build_model(cfg, kind: str, shape: tuple[int, ...], model_range: tuple[float
     return MODELS[cfg.family](cfg, shape, output_activation(cfg.output, model_range))
 
 
-__all__ = ["MODELS", "build_model", "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE"]
+__all__ = ["MODELS", "build_model", "default_sizes", "resolve_sizes", "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE"]

@@ -18,6 +18,7 @@ class Autoencoder(nn.Module):
     """x -> encoder -> z -> decoder -> x_hat, trained on mean squared error."""
 
     description = "plain autoencoder, mean squared error"
+    settings: tuple[str, ...] = ()  # ModelConfig fields of this family alone (its `aegan train` flags)
 
     def __init__(self, cfg, shape: tuple[int, ...], output: str):
         super().__init__()
@@ -66,6 +67,7 @@ class DenoisingAutoencoder(Autoencoder):
     Gaussian noise of std `noise_level`, or masking noise zeroing that fraction of inputs."""
 
     description = "denoising autoencoder"
+    settings = ("noise", "noise_level")
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.noise == "mask":
@@ -77,6 +79,7 @@ class SparseAutoencoder(Autoencoder):
     """MSE plus `sparsity` times the L1 norm of the code (an activity penalty)."""
 
     description = "sparse autoencoder, L1 activity penalty on the code"
+    settings = ("sparsity",)
 
     def penalty(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"sparsity": self.cfg.sparsity * losses.l1_activity(z)}

@@ -20,6 +20,7 @@ class VAE(Autoencoder):
     variance (Rybkin et al. 2021, sigma-VAE) or Bernoulli on logits."""
 
     description = "variational autoencoder"
+    settings = ("beta", "likelihood")
 
     def __init__(self, cfg, shape, output: str):
         super().__init__(cfg, shape, output)

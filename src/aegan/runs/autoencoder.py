@@ -16,7 +16,7 @@ from ..config import PRESETS, ModelConfig, RunConfig, validate_autoencoder
 from ..data import Dataset, Normalizer
 from ..errors import AeganError, DataError, UsageError
 from ..evaluation import evaluate_autoencoder
-from ..models import MODELS, build_model
+from ..models import MODELS, build_model, resolve_sizes
 from ..optim import make_optimizer
 from ..train import evaluate, train_on_loss
 from ..viz import grid_image, latent_map_figure, reconstruction_grid, save_png
@@ -33,9 +33,7 @@ class AutoencoderRun(RunBase):
     label, model_config = "autoencoder", ModelConfig
     commands = "aegan encode, decode, reconstruct and anomaly take autoencoder runs"
 
-    @property
-    def model(self):
-        return self.module
+    model = property(lambda self: self.module, doc="the autoencoder network (models/)")
 
     @property
     def code_dim(self) -> int:
@@ -179,6 +177,7 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     """Normalise, build the model, hold out the validation part; the loop is train_on_loss."""
     validate_autoencoder(config.model)
     tc = config.train
+    config = dataclasses.replace(config, model=resolve_sizes(config.model, ds.kind, ds.shape))
     normalizer = Normalizer.fit(ds.x, ds.kind, config.data.normalize)
     model = build_model(config.model, ds.kind, ds.shape, normalizer.model_range).to(accel.device)
     x_val, x_train = split_feed(training_feed(ds, normalizer, tc, accel), tc)
@@ -205,7 +204,13 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     return Job(run, train, lambda: {"optimizer": opt.state_dict()}, pictures)
 
 
+def _other_families_settings(command: str) -> tuple[str, ...]:
+    """The ModelConfig flags of the other families, which `aegan train COMMAND` does not offer."""
+    return tuple(f for name, cls in MODELS.items() if name != command for f in cls.settings
+                 if f not in MODELS[command].settings)
+
+
 TASK = Task(AutoencoderRun, prepare,
             commands={name: cls.description for name, cls in MODELS.items()},
-            model_for=lambda command: ModelConfig(family=command), presets=PRESETS, skip_model=("family",),
+            model_for=lambda command: ModelConfig(family=command), presets=PRESETS, skip_model=("family",), skip_model_for=_other_families_settings,
             check_model=validate_autoencoder)

@@ -16,7 +16,7 @@ from ..config import DataConfig, RunConfig, TrainConfig
 from ..data import Dataset, Normalizer, load_dataset
 from ..data.arrays import as_examples, check_finite
 from ..data.location import located
-from ..errors import DataError, RunError, UsageError
+from ..errors import DataError, RunError, UsageError, a
 
 EPOCH_PICTURES = 6  # picture grids over the epochs shown in a report
 
@@ -231,6 +231,7 @@ class Task:
     skip_train: tuple[str, ...] = ()
     skip_model: tuple[str, ...] = ()
     normalize: bool = True  # whether --normalize applies
+    skip_model_for: Callable[[str], tuple[str, ...]] = lambda command: ()  # model flags another command has
     check_model: Callable[[object], None] | None = None  # cheap checks before any data is read
 
     @property
@@ -254,7 +255,7 @@ def read_config_json(path: Path) -> dict:
 
 def a_run(label: str) -> str:
     """'an autoencoder run', 'a gan run': a kind of run named in a message."""
-    return f"{'an' if label[:1] in 'aeiou' else 'a'} {label} run"
+    return f"{a(label)} run"
 
 
 def data_info(ds: Dataset, normalizer: Normalizer, **extra) -> dict:

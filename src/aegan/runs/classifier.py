@@ -35,13 +35,8 @@ class ClassifierRun(RunBase):
     label, model_config = "classifier", ClassifierConfig
     commands = "use it as the feature network of 'aegan evaluate GAN_RUN --features RUN'"
 
-    @property
-    def net(self) -> Classifier:
-        return self.module
-
-    @property
-    def num_classes(self) -> int:
-        return self.net.num_classes
+    net = property(lambda self: self.module, doc="the classifier network")
+    num_classes = property(lambda self: self.net.num_classes, doc="how many classes it tells apart")
 
     @property
     def title(self) -> str:

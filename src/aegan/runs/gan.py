@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from shlex import quote
 
 import numpy as np
@@ -42,9 +43,7 @@ class GANRun(RunBase):
     label, model_config = "gan", GANConfig
     commands = "aegan sample and interpolate take GAN runs"
 
-    @property
-    def gan(self):
-        return self.module
+    gan = property(lambda self: self.module, doc="the GAN: generator, discriminator, EMA generator")
 
     @property
     def classes(self) -> list[str] | None:
@@ -260,6 +259,12 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
     return history
 
 
+def d_wins(gan, record: dict) -> bool:
+    """Whether D won outright over an epoch: its mean loss at the floor its loss allows."""
+    floor = gan.loss.d_wins_below
+    return floor is not None and record["d_loss"] < floor and record.get("g_loss", 0.0) > 0
+
+
 def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     """The loss's paper settings filled in, pixels in [-1, 1] (tanh generators), G and D built."""
     tc = config.train
@@ -278,10 +283,18 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     run = GANRun(config, gan, normalizer)
     opts = make_gan_optimizers(gan)
 
+    warned = []
+
     def annotate(record: dict) -> None:
         stats = run.mode_stats()
         if stats is not None:
             record.update({f"mode_{k}": v for k, v in stats.items()})
+        if not warned and d_wins(gan, record) and distributed.is_main():
+            warned.append(record["epoch"])
+            print(f"aegan: warning: the discriminator wins outright (mean D loss {record['d_loss']:.3g} in epoch "
+                  f"{record['epoch']}): the generator gets no useful gradient and its samples stop improving. "
+                  f"With {len(ds)} examples, try more data (or flipped/shifted copies of it), a smaller D "
+                  "(--conv-channels 32,64,128 or --hidden 64,64), fewer epochs, or --loss hinge", file=sys.stderr)
 
     def pictures(record: dict, path) -> dict:
         name = f"samples_epoch{record['epoch']:03d}.png"

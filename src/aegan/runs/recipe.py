@@ -5,6 +5,8 @@ the driver, write the per-epoch records and pictures, save. A kind of run passes
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import platform
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from ..config import RunConfig, validate_train
 from ..data import DATASETS, Dataset, Normalizer, is_streamed
 from ..data.location import location_of
 from ..data.feed import StreamFeed, TensorFeed
-from ..errors import DataError, RunError
+from ..errors import DataError, RunError, UsageError
 from ..tb_log import TensorBoardLog
 from ..train import Control, Interrupted
 from ..viz import loss_curves
@@ -31,8 +33,29 @@ def fit_run(prepare: Callable[[Dataset, RunConfig, Accel], Job], ds: Dataset, co
             resume: bool = False) -> RunBase:
     """Train the run `prepare` makes of `config` on `ds`; with `out`, write a run folder as it goes
     (with `resume`, continue the one there from its newest checkpoint)."""
+    validate_train(config.train)
+    threads = config.train.threads or env_threads() or torch.get_num_threads()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)  # weights depend on it: recorded, and used again on resume
+    try:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, threads=threads))
+        return _fit(prepare, ds, config, out, overwrite, progress, resume)
+    finally:
+        torch.set_num_threads(before)
+
+
+def env_threads() -> int | None:
+    """$AEGAN_THREADS, checked."""
+    text = os.environ.get("AEGAN_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"AEGAN_THREADS={text!r}; expected a number of threads, at least 1 (or unset it)")
+    return int(text)
+
+
+def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress: bool, resume: bool) -> RunBase:
     tc = config.train
-    validate_train(tc)
     accel = Accel.from_config(tc)
     torch.manual_seed(tc.seed)
     job = prepare(subsample(ds, tc), config, accel)
