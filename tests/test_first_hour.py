@@ -4,8 +4,10 @@ printed next-commands that run, errors that name the real problem, runs that can
 
 import csv
 import json
+import os
 import shlex
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +233,17 @@ def test_codes_have_feature_names_and_table_maps_a_legend(tmp_path):
     from aegan.viz import latent_map_figure
     fig = latent_map_figure(np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3, None, "a table")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "ae", "--help"], ["anomaly", "fit", "--help"],
+                                  ["train", "ae", "--data", "digits", "--code_dim", "4", "--out", "x"],
+                                  ["sample", "RUN", "--out", "s.png", "--seed", "many"]])
+def test_help_and_usage_errors_do_not_load_torch(args):
+    import subprocess
+    import sys
+    src = Path(__file__).resolve().parents[1] / "src"
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "aegan", *args], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(src)}, timeout=60)
+    assert r.returncode in (0, 2), r.stderr
+    loaded = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "aegan.cli" in loaded and not {"torch", "sklearn", "matplotlib"} & loaded

@@ -16,7 +16,8 @@ from aegan.checkpoint import load_state
 from aegan.config import RunConfig
 from aegan.data import Normalizer
 from aegan.runs import registry
-from aegan.runs.base import Job, RunBase, Task, data_info
+from aegan.runs.base import Job, RunBase, data_info
+from aegan.runs.tasks import TASKS, Task
 from aegan.runs.recipe import split_feed, training_feed
 from aegan.optim import make_optimizer
 from aegan.train import train_on_loss
@@ -26,10 +27,15 @@ from test_cli import _one_line_error
 OLD = Path(__file__).parent / "fixtures" / "runs-0.1.0"
 
 
+def test_every_registered_kind_is_found_in_its_module():
+    for name, task in TASKS.items():
+        assert task.run_class.label == name and callable(task.prepare)
+
+
 def test_load_returns_each_registered_kind():
     for name, kind in (("ae", "autoencoder"), ("gan", "gan"), ("classifier", "classifier")):
         run = aegan.load(OLD / name)
-        assert type(run) is registry.TASKS[kind].run_class and run.label == kind
+        assert type(run) is TASKS[kind].run_class and run.label == kind
 
 
 def test_commands_refuse_a_run_of_another_kind_in_one_line(cli, tmp_path):
@@ -100,7 +106,7 @@ class MeanModel(torch.nn.Module):
 
 
 class MeanRun(RunBase):
-    label, model_config = "mean", MeanConfig
+    label = "mean"
 
     @classmethod
     def build_module(cls, config, normalizer):
@@ -110,7 +116,7 @@ class MeanRun(RunBase):
         return self.normalizer.inverse(self.module.mean.detach()[None])[0]
 
 
-def prepare_mean(ds, config, accel):
+def prepare(ds, config, accel):
     normalizer = Normalizer.fit(ds.x, ds.kind, "unit" if ds.kind == "image" else "none")
     model = MeanModel(ds.shape)
     val, train = split_feed(training_feed(ds, normalizer, config.train, accel), config.train)
@@ -121,9 +127,12 @@ def prepare_mean(ds, config, accel):
         lambda: {"optimizer": opt.state_dict()})
 
 
+RUN_CLASS = MeanRun  # with `prepare`: what the registry entry's module holds
+
+
 def test_a_new_kind_of_run_is_one_file_and_one_registry_entry(cli, tmp_path, monkeypatch):
-    monkeypatch.setitem(registry.TASKS, "mean", Task(MeanRun, prepare_mean, commands={"mean": "the mean example"},
-                                                     model_for=lambda command: MeanConfig()))
+    monkeypatch.setitem(TASKS, "mean", Task("mean", __name__, MeanConfig, commands={"mean": "the mean example"},
+                                            model_for=lambda command: MeanConfig()))
     out = tmp_path / "mean"
     r = cli("train", "mean", "--data", "digits", "--epochs", "3", "--lr", "0.1", "--quiet", "--out", out)
     assert r.code == 0, r.err

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, validate
+from .config import (ANOMALY_SCORES, DEFAULT_CONTAMINATION, DEFAULT_SCORE, IWAE_K, KNN_K, DataConfig, ModelConfig,
+                     RunConfig, TrainConfig, validate)
 from .data import Dataset
 from .errors import DataError, RunError, UsageError, a
-from .evaluation import IWAE_K
 from .models import default_sizes
 from .runs.autoencoder import AutoencoderRun
 from .runs.registry import fit
@@ -37,7 +37,6 @@ from .runs.recipe import check_one_batch
 
 ANOMALY_FILE, TRAIN_SCORES_FILE = "anomaly.json", "anomaly_train_scores.npy"
 FORMAT = 1
-KNN_K = 5
 SCORE_SEED = 0
 
 
@@ -57,9 +56,6 @@ def default_model(kind: str, shape: tuple[int, ...]) -> ModelConfig:
 def default_train(kind: str) -> TrainConfig:
     return TrainConfig(epochs=10 if kind == "image" else 100, val_split=0.0, batch_size=128)
 
-
-DEFAULT_SCORE = "feature-knn"
-DEFAULT_CONTAMINATION = 0.05
 
 
 # --- scores ----------------------------------------------------------------------------------
@@ -95,15 +91,11 @@ def _features(run, x: torch.Tensor) -> np.ndarray:
     return run.map_batches(run.model.features, x).numpy()
 
 
-# name -> (direct score fn(run, x) | None, embedding fn(run, x) for a kNN score | None, vae only, help)
-COMPONENTS = {
-    "recon": (_recon, None, False, "reconstruction error (mean squared, model units)"),
-    "code-knn": (None, _codes, False, f"mean distance to the {KNN_K} nearest training codes"),
-    "feature-knn": (None, _features, False, f"mean distance to the {KNN_K} nearest training examples in the "
-                                            "encoder's last hidden layer"),
-    "elbo": (_neg_elbo, None, True, "negative ELBO in nats (vae)"),
-    "iwae": (_neg_iwae, None, True, f"negative importance-weighted bound, k={IWAE_K} (vae)"),
-}
+# name -> (direct score fn(run, x) | None, embedding fn(run, x) for a kNN score | None)
+_SCORERS = {"recon": (_recon, None), "code-knn": (None, _codes), "feature-knn": (None, _features),
+            "elbo": (_neg_elbo, None), "iwae": (_neg_iwae, None)}
+# name -> (direct fn, embedding fn, vae only, help): the names and their help are config.py's
+COMPONENTS = {name: (*_SCORERS[name], vae, help) for name, (help, vae) in ANOMALY_SCORES.items()}
 MAX_REFERENCE = 10000  # kNN scores keep at most this many training examples' embeddings
 
 

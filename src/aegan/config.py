@@ -14,9 +14,19 @@ import typing
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import RunError, UsageError, check_all
-from .losses import GAN_LOSSES
+from .gan_losses import GAN_LOSSES
 
 FORMAT_VERSION = 1
+SPLITS = ("train", "test", "all")  # of a dataset (data/base.py)
+
+# Autoencoder families: name -> (what it is, the ModelConfig fields of this family alone). The
+# models (models/) and `aegan train FAMILY` (its flags) both read this.
+FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ae": ("plain autoencoder, mean squared error", ()),
+    "dae": ("denoising autoencoder", ("noise", "noise_level")),
+    "sparse": ("sparse autoencoder, L1 activity penalty on the code", ("sparsity",)),
+    "vae": ("variational autoencoder", ("beta", "likelihood")),
+}
 
 
 def _f(default, help: str, choices=None, **kw):
@@ -26,6 +36,19 @@ def _f(default, help: str, choices=None, **kw):
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
+
+
+# Anomaly scores (anomaly.py computes them): name -> (what it measures, whether it needs a vae)
+KNN_K, IWAE_K = 5, 100  # neighbours of the kNN scores; importance samples of the IWAE bound
+ANOMALY_SCORES: dict[str, tuple[str, bool]] = {
+    "recon": ("reconstruction error (mean squared, model units)", False),
+    "code-knn": (f"mean distance to the {KNN_K} nearest training codes", False),
+    "feature-knn": (f"mean distance to the {KNN_K} nearest training examples in the encoder's last hidden layer",
+                    False),
+    "elbo": ("negative ELBO in nats (vae)", True),
+    "iwae": (f"negative importance-weighted bound, k={IWAE_K} (vae)", True),
+}
+DEFAULT_SCORE, DEFAULT_CONTAMINATION = "feature-knn", 0.05
 
 
 @dataclass
@@ -52,7 +75,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    family: str = _f("ae", "model family", choices=("ae", "dae", "sparse", "vae"))
+    family: str = _f("ae", "model family", choices=tuple(FAMILIES))
     arch: str = _f("mlp", "body: mlp (any data) or conv (images)", choices=("mlp", "conv"))
     code_dim: typing.Optional[int] = _f(None, "size of the code (latent) vector (default: 32 for images; for a "
                                               "table of D columns D/4, between 2 and 32)")

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 
 from . import metrics
-from .config import DataConfig
+from .config import IWAE_K, DataConfig
 from .data import Dataset, Normalizer, load_dataset
 from .errors import DataError, UsageError
 from .runs.classifier import ClassifierRun, shipped
 
 KID_SUBSETS, KID_SIZE = 100, 1000
-IWAE_K, IWAE_EXAMPLES = 100, 1000  # the importance-weighted bound is costly: k passes per example
+IWAE_EXAMPLES = 1000  # the importance-weighted bound (IWAE_K samples) is costly: k passes per example
 
 
 def unit_images(x: np.ndarray, what: str = "samples") -> torch.Tensor:

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 
-from .errors import UsageError
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -101,44 +97,3 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=N
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-
-
-@dataclass(frozen=True)
-class GANLoss:
-    """A loss pair and the training settings its paper uses (defaults for `aegan train gan`)."""
-
-    d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    g: Callable[[torch.Tensor], torch.Tensor]
-    optimizer: str = "adam"
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    n_critic: int = 1
-    clip: float = 0.0  # WGAN weight clipping
-    gp_weight: float = 0.0  # WGAN-GP lambda
-    spectral_norm: bool = False
-    d_batch_norm: bool = False  # DCGAN's batch norm in D; not with a gradient penalty or a critic
-    paper: str = ""
-    # an epoch's mean D loss below this means D wins outright (G gets no useful gradient);
-    # None for the Wasserstein critics, whose loss has no floor
-    d_wins_below: float | None = 0.02
-
-
-GAN_LOSSES: dict[str, GANLoss] = {
-    "minimax": GANLoss(d_cross_entropy, g_minimax, d_batch_norm=True, paper="Goodfellow et al. 2014 (saturating)"),
-    "ns": GANLoss(d_cross_entropy, g_non_saturating, d_batch_norm=True,
-                  paper="Goodfellow et al. 2014 (non-saturating)"),
-    "wgan": GANLoss(d_wasserstein, g_wasserstein, "rmsprop", 5e-5, (0.0, 0.0), n_critic=5, clip=0.01,
-                    paper="Arjovsky et al. 2017", d_wins_below=None),
-    "wgan-gp": GANLoss(d_wasserstein, g_wasserstein, "adam", 1e-4, (0.0, 0.9), n_critic=5, gp_weight=10.0,
-                       paper="Gulrajani et al. 2017", d_wins_below=None),
-    "hinge": GANLoss(d_hinge, g_wasserstein, "adam", 2e-4, (0.0, 0.9), spectral_norm=True,
-                     paper="Lim & Ye 2017; Miyato et al. 2018"),
-    "lsgan": GANLoss(d_least_squares, g_least_squares, d_batch_norm=True, paper="Mao et al. 2017"),
-}
-
-
-def gan_loss(name: str) -> GANLoss:
-    """The loss pair and paper settings of `--loss name`."""
-    if name not in GAN_LOSSES:
-        raise UsageError(f"--loss {name!r} is unknown; expected one of {', '.join(GAN_LOSSES)}")
-    return GAN_LOSSES[name]

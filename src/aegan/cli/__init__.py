@@ -10,7 +10,6 @@ import difflib
 import os
 import sys
 
-from .. import distributed
 from ..errors import AeganError, UsageError
 from ..version import __version__
 from . import anomaly, inspect, train, use
@@ -55,6 +54,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    from .. import distributed  # torch: after the arguments are known to be good
     if distributed.setup() and not distributed.is_main():
         sys.stdout = open(os.devnull, "w")  # under torchrun rank 0 speaks for all
     try:

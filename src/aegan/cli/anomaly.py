@@ -6,14 +6,14 @@ import csv
 import dataclasses
 import json
 
-from ..anomaly import (COMPONENTS, DEFAULT_CONTAMINATION, DEFAULT_SCORE, Scoring, default_model, default_train,
-                       fit_scoring)
-from ..anomaly_bench import format_bench, one_class_bench
-from ..checkpoint import atomic_write, check_output_file
-from ..config import DataConfig, ModelConfig, TrainConfig, add_flags, from_flags
+from ..config import (ANOMALY_SCORES, DEFAULT_CONTAMINATION, DEFAULT_SCORE, DataConfig, ModelConfig, TrainConfig,
+                      add_flags, from_flags)
 from ..errors import UsageError
 from .flags import Parser, command, common, data_flags, load_data, out_flags, rows_note, run_folder_flags
 
+
+# torch and scikit-learn load with the commands that need them (inside them), so that --help and
+# argument errors answer at once
 
 # what the detector starts from when a flag is not given (anomaly.py: default_model, default_train)
 MODEL_DEFAULTS = ("defaults: for images a conv denoising autoencoder (--family dae --arch conv) with mask noise 0.5 "
@@ -33,7 +33,7 @@ def add_parsers(sub) -> None:
     run_folder_flags(p)
     data_flags(p)
     p.add_argument("--score", default=DEFAULT_SCORE,
-                   help="; ".join(f"{k}: {v[3]}" for k, v in COMPONENTS.items()) + ". Several joined by '+' are "
+                   help="; ".join(f"{k}: {v[0]}" for k, v in ANOMALY_SCORES.items()) + ". Several joined by '+' are "
                         f"z-scored on the training data and summed (default: {DEFAULT_SCORE})")
     p.add_argument("--contamination", type=float, default=DEFAULT_CONTAMINATION,
                    help="expected fraction of anomalies in the training data, in (0, 0.5]: the threshold is that "
@@ -64,6 +64,7 @@ def add_parsers(sub) -> None:
 
 
 def cmd_fit(args) -> int:
+    from ..anomaly import default_model, default_train, fit_scoring
     dc, ds = load_data(args, split_default="train")
     model = from_flags(args, ModelConfig, default_model(ds.kind, ds.shape))
     train = from_flags(args, TrainConfig, default_train(ds.kind))
@@ -80,6 +81,8 @@ def cmd_fit(args) -> int:
 
 
 def cmd_score(args) -> int:
+    from ..anomaly import Scoring
+    from ..checkpoint import atomic_write, check_output_file
     scoring = Scoring.load(args.run)
     out = check_output_file(args.out, args.overwrite, (".csv",))
     _, ds = load_data(args, scoring.run.config.data)
@@ -99,6 +102,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from ..anomaly import default_model, default_train
+    from ..anomaly_bench import format_bench, one_class_bench
     classes = None
     if args.classes:
         try:

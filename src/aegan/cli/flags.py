@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import DataConfig, add_flags, from_flags
-from ..data import SPLITS, Dataset, default_split, load_dataset, rows_read
-from ..errors import UsageError
-from ..runs.base import RunBase, a_run
-from ..runs.registry import load
+from ..config import SPLITS, DataConfig, add_flags, from_flags
+from ..errors import UsageError, a
+
+# torch and scikit-learn load with the commands that need them (inside them), so that --help and
+# argument errors answer at once
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,14 +57,15 @@ def data_flags(p: argparse.ArgumentParser, required: bool = True, split_help: st
                    help=split_help or "which split to read (default: train when training; when applying a model, "
                                       "every row of a file or folder, in order, and the test split of a named "
                                       "dataset)")
-    for a in p._actions:
-        if a.dest == "DataConfig.data":
-            a.required = required
+    for action in p._actions:
+        if action.dest == "DataConfig.data":
+            action.required = required
 
 
-def load_data(args, base: DataConfig | None = None, split_default: str | None = None) -> tuple[DataConfig, Dataset]:
-    """The data settings given on the command line (on top of `base`, a run's own) and the data
-    (the split: --split, else `split_default`, else data/__init__.py: default_split)."""
+def load_data(args, base: DataConfig | None = None, split_default: str | None = None):
+    """(the data settings given on the command line, on top of `base`, a run's own; the Dataset),
+    the split: --split, else `split_default`, else data/__init__.py: default_split."""
+    from ..data import default_split, load_dataset
     dc = from_flags(args, DataConfig, base)
     split = args.split or split_default or default_split(dc.data)
     ds = load_dataset(dc, split)
@@ -72,15 +73,16 @@ def load_data(args, base: DataConfig | None = None, split_default: str | None = 
     return dc, ds
 
 
-def rows_note(ds: Dataset) -> str:
+def rows_note(ds) -> str:
     """'all 500 rows of mine.npy' or 'the test split of digits (359 of 1797 rows)'."""
+    from ..data import rows_read
     return rows_read(ds, ds.extra.get("split", "all"))
 
 
-def open_run(path: str, kind: type[RunBase] = RunBase) -> RunBase:
-    """The run folder at `path`, which must hold a run of `kind`."""
+def open_run(path: str, task: str):
+    """The run folder at `path`, which must hold a run of `task` (runs/tasks.py)."""
+    from ..runs.registry import load
     run = load(path)
-    if not isinstance(run, kind):
-        raise UsageError(f"{path} holds {a_run(run.label)}, but this command needs {a_run(kind.label)}; "
-                         f"{run.commands}")
+    if run.label != task:
+        raise UsageError(f"{path} holds {a(run.label)} run, but this command needs {a(task)} run; {run.commands}")
     return run

@@ -6,17 +6,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
-
-from .. import checkpoint
-from ..checkpoint import check_output_file
 from ..config import DataConfig
-from ..data import is_streamed
 from ..errors import UsageError
-from ..evaluation import evaluate_sample_file, format_table
-from ..report import build_report
-from ..runs.registry import load
 from .flags import command, data_flags, load_data, out_flags
+
+# torch and scikit-learn load with the commands that need them (inside them), so that --help and
+# argument errors answer at once
 
 
 def add_parsers(sub) -> None:
@@ -54,6 +49,9 @@ def add_parsers(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    from .. import checkpoint
+    from ..evaluation import evaluate_sample_file, format_table
+    from ..runs.registry import load
     if args.n < 2:
         raise UsageError(f"--n {args.n} must be at least 2 (10000 is the usual size)")
     if args.samples:
@@ -73,6 +71,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from ..checkpoint import check_output_file
+    from ..report import build_report
+    from ..runs.registry import load
     runs = [load(p) for p in args.runs]  # a missing run is the error to report, before --out
     runs[0].data_override = args.data
     out = check_output_file(args.out or (Path(args.runs[0]) / "report.html"), args.overwrite or not args.out,
@@ -83,6 +84,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from ..runs.registry import load
     run = load(args.run)
     cfg, info = run.config, run.config.data_info
     metrics = run.metrics()
@@ -108,6 +110,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_data(args) -> int:
+    import numpy as np
+
+    from ..data import is_streamed
     _, ds = load_data(args, DataConfig(data=args.spec), split_default="train")
     print(f"{ds.name}: {len(ds)} examples, {ds.kind} of shape {ds.shape}, dtype {ds.x.dtype}, "
           f"split {args.split or 'train'}")

@@ -7,14 +7,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .. import checkpoint, distributed
 from ..config import DataConfig, RunConfig, TrainConfig, add_flags, apply_preset, from_flags, validate_train
-from ..data import load_dataset
-from ..data.location import located
 from ..errors import UsageError
-from ..runs.base import RunBase
-from ..runs.registry import TASKS, fit, read_run_config
+from ..runs.tasks import TASKS
 from .flags import Parser, command, common, data_flags, examples_text, load_data, run_folder_flags
+
+# torch and scikit-learn load with the commands that need them (inside them), so that --help and
+# argument errors answer at once
 
 NORMALIZE_CHOICES = ("auto", "unit", "symmetric", "standard", "none")
 # what `train --resume` may change: TrainConfig fields that do not change what has been trained so far
@@ -96,6 +95,7 @@ def cmd_train(args) -> int:
     validate_train(train)  # cheap checks before reading any data
     if task.check_model is not None:
         task.check_model(model)
+    from ..runs.registry import fit
     _, ds = load_data(args, dc, split_default="train")
     cfg = RunConfig(task=task.name, data=dc, model=model, train=train, preset=preset, split=args.split or "train")
     return trained(fit(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet))
@@ -113,6 +113,10 @@ def cmd_resume(args) -> int:
     if not args.resume:
         raise UsageError(f"aegan train needs a model ({', '.join(c for t in TASKS.values() for c in t.commands)}) "
                          "or --resume RUN")
+    from .. import checkpoint
+    from ..data import load_dataset
+    from ..data.location import located
+    from ..runs.registry import fit, read_run_config
     path = Path(args.resume)
     cfg = read_run_config(path)
     found = checkpoint.checkpoints(path)
@@ -137,8 +141,9 @@ def cmd_resume(args) -> int:
     return trained(fit(ds, cfg, path, progress=not args.quiet, resume=True))
 
 
-def trained(run: RunBase) -> int:
+def trained(run) -> int:
     """What is printed after training: the last epoch, the folder, the commands to run next."""
+    from .. import distributed
     print(run.summary())
     print(f"run folder: {run.path}")
     if distributed.active():

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from ..checkpoint import check_output_file, save_npy
 from ..errors import UsageError
-from ..runs.autoencoder import AutoencoderRun
-from ..runs.gan import GANRun, fresh_seed
-from ..viz import grid_image, save_png
 from .flags import command, data_flags, load_data, open_run, out_flags, rows_note
+
+# torch and scikit-learn load with the commands that need them (inside them), so that --help and
+# argument errors answer at once
 
 
 def add_parsers(sub) -> None:
@@ -57,33 +54,38 @@ def add_parsers(sub) -> None:
 
 
 def cmd_sample(args) -> int:
+    from ..runs.gan import fresh_seed
     seed = fresh_seed() if args.seed is None else args.seed
-    out, x = _write(args, GANRun, lambda run: run.sample(args.n, args.label, seed), args.nrow)
+    out, x = _write(args, "gan", lambda run: run.sample(args.n, args.label, seed), args.nrow)
     print(f"wrote {out}: {len(x)} samples of shape {tuple(x.shape[1:])} (--seed {seed})")
     return 0
 
 
 def cmd_interpolate(args) -> int:
+    from ..runs.gan import fresh_seed
     seed = fresh_seed() if args.seed is None else args.seed
-    out, _ = _write(args, GANRun, lambda run: run.interpolate(args.steps, args.rows, seed, args.label), args.steps)
+    out, _ = _write(args, "gan", lambda run: run.interpolate(args.steps, args.rows, seed, args.label), args.steps)
     print(f"wrote {out}: {args.rows} lines of {args.steps} samples (--seed {seed})")
     return 0
 
 
 def cmd_decode(args) -> int:
+    import numpy as np
     try:
         codes = np.load(args.codes, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise UsageError(f"--codes {args.codes}: not a readable numeric .npy ({e or 'empty file'}); expected codes "
                          "written by 'aegan encode'") from None
-    out, x = _write(args, AutoencoderRun, lambda run: run.decode(codes), args.nrow)
+    out, x = _write(args, "autoencoder", lambda run: run.decode(codes), args.nrow)
     print(f"wrote {out}: {len(x)} decoded examples of shape {tuple(x.shape[1:])}")
     return 0
 
 
-def _write(args, kind, make, nrow: int) -> tuple[Path, np.ndarray]:
-    """Open the run (of `kind`), check --out before any work, write make(run) there as .npy or .png."""
-    run = open_run(args.run, kind)
+def _write(args, task: str, make, nrow: int) -> tuple:
+    """Open the run (of `task`), check --out before any work, write make(run) there as .npy or .png:
+    (the output path, what was written)."""
+    from ..checkpoint import check_output_file
+    run = open_run(args.run, task)
     out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
     x = make(run)
     write_examples(run, out, x, nrow)
@@ -91,7 +93,8 @@ def _write(args, kind, make, nrow: int) -> tuple[Path, np.ndarray]:
 
 
 def cmd_encode(args) -> int:
-    run = open_run(args.run, AutoencoderRun)
+    from ..checkpoint import check_output_file, save_npy
+    run = open_run(args.run, "autoencoder")
     out = check_output_file(args.out, args.overwrite, (".npy",))
     _, ds = load_data(args, run.config.data)
     codes = run.encode(ds)
@@ -101,7 +104,11 @@ def cmd_encode(args) -> int:
 
 
 def cmd_reconstruct(args) -> int:
-    run = open_run(args.run, AutoencoderRun)
+    import numpy as np
+
+    from ..checkpoint import check_output_file, save_npy
+    from ..viz import save_png
+    run = open_run(args.run, "autoencoder")
     out = check_output_file(args.out, args.overwrite, (".npy", ".png"))
     _, ds = load_data(args, run.config.data)
     n = len(ds) if out.suffix == ".npy" and args.n is None else min(len(ds), args.n or 16)
@@ -116,7 +123,9 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
-def write_examples(run, out: Path, x: np.ndarray, nrow: int) -> None:
+def write_examples(run, out: Path, x, nrow: int) -> None:
+    from ..checkpoint import save_npy
+    from ..viz import grid_image, save_png
     if out.suffix == ".npy":
         save_npy(out, x)
         return

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import SPLITS
 from ..errors import DataError, UsageError
 
-SPLITS = ("train", "test", "all")
 # Files that carry no split of their own are split 80/20 by a fixed permutation, so
 # `--split test` always names the same rows of the same file.
 HOLDOUT_FRACTION = 0.2

@@ -11,14 +11,14 @@ import torch
 from torch import nn
 
 from .. import losses
+from ..config import FAMILIES
 from ..nets import BODIES, OUTPUT_ACTIVATIONS
 
 
 class Autoencoder(nn.Module):
     """x -> encoder -> z -> decoder -> x_hat, trained on mean squared error."""
 
-    description = "plain autoencoder, mean squared error"
-    settings: tuple[str, ...] = ()  # ModelConfig fields of this family alone (its `aegan train` flags)
+    description, settings = FAMILIES["ae"]
 
     def __init__(self, cfg, shape: tuple[int, ...], output: str):
         super().__init__()
@@ -66,8 +66,7 @@ class DenoisingAutoencoder(Autoencoder):
     """Trained to rebuild clean x from a corrupted copy (Vincent et al. 2008): additive
     Gaussian noise of std `noise_level`, or masking noise zeroing that fraction of inputs."""
 
-    description = "denoising autoencoder"
-    settings = ("noise", "noise_level")
+    description, settings = FAMILIES["dae"]
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.noise == "mask":
@@ -78,8 +77,7 @@ class DenoisingAutoencoder(Autoencoder):
 class SparseAutoencoder(Autoencoder):
     """MSE plus `sparsity` times the L1 norm of the code (an activity penalty)."""
 
-    description = "sparse autoencoder, L1 activity penalty on the code"
-    settings = ("sparsity",)
+    description, settings = FAMILIES["sparse"]
 
     def penalty(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"sparsity": self.cfg.sparsity * losses.l1_activity(z)}

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import check_all
-from ..losses import GANLoss, gan_loss
+from ..gan_losses import GANLoss, gan_loss
 from ..nets import OUTPUT_ACTIVATIONS, ConvDecoder, ConvEncoder, mlp, output_activation
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": partial(nn.LeakyReLU, 0.2)}

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .. import losses
+from ..config import FAMILIES
 from .autoencoder import Autoencoder
 
 LOG_SIGMA_MIN = math.log(1e-3)
@@ -19,8 +20,7 @@ class VAE(Autoencoder):
     """q(z|x) = N(mu(x), diag(exp(logvar(x)))), p(z) = N(0, I), p(x|z) Gaussian with one learned
     variance (Rybkin et al. 2021, sigma-VAE) or Bernoulli on logits."""
 
-    description = "variational autoencoder"
-    settings = ("beta", "likelihood")
+    description, settings = FAMILIES["vae"]
 
     def __init__(self, cfg, shape, output: str):
         super().__init__(cfg, shape, output)

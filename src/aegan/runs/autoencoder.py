@@ -12,7 +12,7 @@ import torch
 
 from ..version import __version__
 from ..accel import Accel
-from ..config import PRESETS, ModelConfig, RunConfig, validate_autoencoder
+from ..config import RunConfig, validate_autoencoder
 from ..data import Dataset, Normalizer
 from ..errors import AeganError, DataError, UsageError
 from ..evaluation import evaluate_autoencoder
@@ -20,7 +20,7 @@ from ..models import MODELS, build_model, resolve_sizes
 from ..optim import make_optimizer
 from ..train import evaluate, train_on_loss
 from ..viz import grid_image, latent_map_figure, reconstruction_grid, save_png
-from .base import Figure, Job, RunBase, Section, Task, data_info
+from .base import Figure, Job, RunBase, Section, data_info
 from .recipe import split_feed, training_feed
 
 GRID_EXAMPLES = 16  # examples in the per-epoch reconstruction picture
@@ -30,7 +30,7 @@ MAP_POINTS = 2000  # test examples in a report's latent map
 class AutoencoderRun(RunBase):
     """A trained autoencoder. Methods take and return numpy arrays in the data's own units."""
 
-    label, model_config = "autoencoder", ModelConfig
+    label = "autoencoder"
     commands = "aegan encode, decode, reconstruct and anomaly take autoencoder runs"
 
     model = property(lambda self: self.module, doc="the autoencoder network (models/)")
@@ -204,13 +204,4 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     return Job(run, train, lambda: {"optimizer": opt.state_dict()}, pictures)
 
 
-def _other_families_settings(command: str) -> tuple[str, ...]:
-    """The ModelConfig flags of the other families, which `aegan train COMMAND` does not offer."""
-    return tuple(f for name, cls in MODELS.items() if name != command for f in cls.settings
-                 if f not in MODELS[command].settings)
-
-
-TASK = Task(AutoencoderRun, prepare,
-            commands={name: cls.description for name, cls in MODELS.items()},
-            model_for=lambda command: ModelConfig(family=command), presets=PRESETS, skip_model=("family",), skip_model_for=_other_families_settings,
-            check_model=validate_autoencoder)
+RUN_CLASS = AutoencoderRun  # what runs/tasks.py finds here, with `prepare`

@@ -1,5 +1,5 @@
 """What every kind of run has: the run object (`RunBase`: config, normaliser, network, folder)
-and the registry entry that describes a kind of run to the recipe, the CLI and reports (`Task`)."""
+and what a kind of run prepares for the fit recipe (`Job`). Their registry: runs/tasks.py."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from .. import checkpoint
-from ..config import DataConfig, RunConfig, TrainConfig
+from ..config import DataConfig, RunConfig
 from ..data import Dataset, Normalizer, load_dataset
 from ..data.arrays import as_examples, check_finite
 from ..data.location import located
+from .tasks import TASKS
 from ..errors import DataError, RunError, UsageError, a
 
 EPOCH_PICTURES = 6  # picture grids over the epochs shown in a report
@@ -46,8 +47,7 @@ class RunBase:
     optional folder, and the per-epoch records. A kind of run subclasses it (runs/*.py) and
     says how it is rebuilt (`build_module`), described and looked at."""
 
-    label = "run"  # the task name in config.json: "autoencoder", "gan", ...
-    model_config: type = object  # the dataclass of config.json's "model"
+    label = "run"  # the task name in config.json: "autoencoder", "gan", ... (runs/tasks.py)
     commands = ""  # the commands that use this kind, for messages
 
     def __init__(self, config: RunConfig, module: torch.nn.Module, normalizer: Normalizer,
@@ -135,7 +135,7 @@ class RunBase:
         task = raw.get("task", "autoencoder")
         if task != cls.label:
             raise RunError(f"{path} holds {a_run(task)}, but {a_run(cls.label)} is needed here")
-        return cls.load(path, RunConfig.from_dict(raw, str(path / checkpoint.CONFIG), cls.model_config))
+        return cls.load(path, RunConfig.from_dict(raw, str(path / checkpoint.CONFIG), TASKS[cls.label].model_config))
 
     @classmethod
     def load(cls, path: str | Path, config: RunConfig) -> "RunBase":
@@ -213,36 +213,6 @@ class Job:
     annotate: Callable[[dict], None] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """A kind of run, as the registry (runs/registry.py) knows it.
-
-    prepare(ds, config, accel) -> Job: everything of fitting that differs between kinds.
-    commands: `aegan train COMMAND` -> its help; model_for(command) -> the model config that
-    command starts from. The flags of TrainConfig in skip_train, of the model config in
-    skip_model, do not apply to this kind and are not offered."""
-
-    run_class: type
-    prepare: Callable
-    commands: dict[str, str]
-    model_for: Callable[[str], object]
-    presets: dict = dataclasses.field(default_factory=dict)
-    train_defaults: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    skip_train: tuple[str, ...] = ()
-    skip_model: tuple[str, ...] = ()
-    normalize: bool = True  # whether --normalize applies
-    skip_model_for: Callable[[str], tuple[str, ...]] = lambda command: ()  # model flags another command has
-    check_model: Callable[[object], None] | None = None  # cheap checks before any data is read
-
-    @property
-    def name(self) -> str:
-        return self.run_class.label
-
-    @property
-    def model_config(self) -> type:
-        return self.run_class.model_config
-
-
 def read_config_json(path: Path) -> dict:
     """A run folder's config.json as a JSON object, with one-line errors for a missing folder."""
     if not path.is_dir():
@@ -265,4 +235,4 @@ def data_info(ds: Dataset, normalizer: Normalizer, **extra) -> dict:
             "normalizer": normalizer.to_dict(), **extra}
 
 
-__all__ = ["Figure", "Job", "RunBase", "Section", "Task", "data_info"]
+__all__ = ["Figure", "Job", "RunBase", "Section", "data_info"]

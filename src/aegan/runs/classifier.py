@@ -14,14 +14,14 @@ import torch
 
 from .. import checkpoint
 from ..accel import Accel
-from ..config import ClassifierConfig, RunConfig, TrainConfig
+from ..config import RunConfig
 from ..data import Dataset, Normalizer
 from ..errors import DataError
 from ..models.classifier import Classifier
 from ..optim import make_optimizer
 from ..train import train_on_loss
 from ..version import __version__
-from .base import Job, RunBase, Task, data_info
+from .base import Job, RunBase, data_info
 from .recipe import split_feed, training_feed
 
 # feature networks that ship inside the package: feature_nets/<dataset name>/{config.json,
@@ -32,7 +32,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "feature_nets"
 class ClassifierRun(RunBase):
     """A trained classifier. `features` is the space FCD, KID, precision/recall live in."""
 
-    label, model_config = "classifier", ClassifierConfig
+    label = "classifier"
     commands = "use it as the feature network of 'aegan evaluate GAN_RUN --features RUN'"
 
     net = property(lambda self: self.module, doc="the classifier network")
@@ -104,7 +104,4 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     return Job(ClassifierRun(config, net, normalizer), fit, lambda: {"optimizer": opt.state_dict()})
 
 
-TASK = Task(ClassifierRun, prepare,
-            commands={"classifier": "the CNN whose features the sample metrics use (labelled images)"},
-            model_for=lambda command: ClassifierConfig(), train_defaults=TrainConfig(),
-            skip_train=("patience",), normalize=False)
+RUN_CLASS = ClassifierRun  # what runs/tasks.py finds here, with `prepare`

@@ -14,18 +14,18 @@ import torch
 
 from .. import distributed
 from ..accel import Accel
-from ..config import GAN_PRESETS, GANConfig, RunConfig, TrainConfig
+from ..config import RunConfig
 from ..data import Dataset, Normalizer
 from ..errors import UsageError
 from ..evaluation import evaluate_gan
-from ..losses import gradient_penalty
+from .. import losses
 from ..metrics import mode_stats
 from ..models.gan import build_gan
 from ..optim import LR_SCHEDULES, make_optimizer, set_lr
 from ..train import Control, descend, drive, fresh_state
 from ..version import __version__
 from ..viz import grid_image, save_png, toy_scatter
-from .base import Figure, Job, RunBase, Section, Task, data_info
+from .base import Figure, Job, RunBase, Section, data_info
 from .classifier import SHIPPED
 from .recipe import training_feed
 
@@ -40,7 +40,7 @@ def fresh_seed() -> int:
 class GANRun(RunBase):
     """A trained GAN. `sample` returns numpy arrays in the data's own units."""
 
-    label, model_config = "gan", GANConfig
+    label = "gan"
     commands = "aegan sample and interpolate take GAN runs"
 
     gan = property(lambda self: self.module, doc="the GAN: generator, discriminator, EMA generator")
@@ -192,6 +192,7 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
     batch a G step on fresh noise, then the EMA update. An epoch is one pass of D over the data.
     `feed` gives (real, labels) batches in model units (data/feed.py)."""
     cfg, spec = gan.cfg, gan.loss
+    d_loss_fn, g_loss_fn = getattr(losses, spec.d), getattr(losses, spec.g)
     ctl = control or Control()
     accel = accel or Accel()
     accel.place(gan)
@@ -221,9 +222,9 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
         with accel.autocast():
             fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
             d_real, d_fake = D_step(real, labels), D_step(fake.detach(), labels)
-            d_loss = spec.d(d_real.float(), d_fake.float())
+            d_loss = d_loss_fn(d_real.float(), d_fake.float())
         if cfg.gp_weight:  # in fp32: a second-order gradient under autocast is not worth the risk
-            d_loss = d_loss + cfg.gp_weight * gradient_penalty(lambda t: D(t, labels), real,
+            d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(lambda t: D(t, labels), real,
                                                                fake.detach().float(), gen)
         descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss", scaler_d)
         if cfg.clip:
@@ -236,7 +237,7 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
         if st["n_d"] % cfg.n_critic == 0:
             with accel.autocast():
                 fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
-                g_loss = spec.g(D_step(fake, labels).float())
+                g_loss = g_loss_fn(D_step(fake, labels).float())
             descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss", scaler_g)
             gan.update_ema()
             st["step"] += 1
@@ -320,6 +321,4 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
                pictures, annotate)
 
 
-TASK = Task(GANRun, prepare, commands={"gan": "generative adversarial network"},
-            model_for=lambda command: GANConfig(), presets=GAN_PRESETS, train_defaults=TrainConfig(batch_size=64),
-            skip_train=("lr", "weight_decay", "val_split", "patience"))
+RUN_CLASS = GANRun  # what runs/tasks.py finds here, with `prepare`

@@ -1,6 +1,5 @@
-"""The registry of kinds of run: task name -> Task (run class, model config, prepare, CLI
-settings). `load`, `fit`, resume, the CLI, evaluation and reports ask it; nothing else tests
-task names. A new kind of run is one file in runs/ and one entry here."""
+"""Loading and fitting any kind of run through the registry (runs/tasks.py): `load` rebuilds a
+run folder as its kind's run class, `fit` trains the kind a config names."""
 
 from __future__ import annotations
 
@@ -10,11 +9,9 @@ from .. import checkpoint
 from ..config import RunConfig
 from ..data import Dataset
 from ..errors import RunError
-from . import autoencoder, classifier, gan
-from .base import RunBase, Task, read_config_json
+from .base import RunBase, read_config_json
 from .recipe import fit_run
-
-TASKS: dict[str, Task] = {t.name: t for t in (autoencoder.TASK, gan.TASK, classifier.TASK)}
+from .tasks import TASKS, Task
 
 
 def task_of(config: RunConfig | dict, source: str = "config.json") -> Task:

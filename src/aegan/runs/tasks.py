@@ -1,0 +1,65 @@
+"""The kinds of run by task name: the registry `load`, `fit`, resume, the CLI, evaluation and
+reports ask. An entry says what the command line needs to know of a kind (its commands, model
+settings, presets, training defaults, which flags do not apply) and names the module that holds
+the rest: its run class (`RUN_CLASS`) and `prepare` (runs/base.py: Job), imported when first
+used, so that `aegan --help` and argument errors answer without loading PyTorch. A new kind of
+run is one file in runs/ and one entry here."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Callable
+
+from ..config import (FAMILIES, GAN_PRESETS, PRESETS, ClassifierConfig, GANConfig, ModelConfig, TrainConfig,
+                      validate_autoencoder)
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A kind of run. name: the task in config.json; module: the file of its run class and
+    prepare(ds, config, accel) -> Job; model_config: the dataclass of config.json's "model" (its
+    fields' help makes the `aegan train` flags); commands: `aegan train COMMAND` -> help;
+    model_for(command): the model config that command starts from. TrainConfig fields in
+    skip_train, model fields in skip_model (and skip_model_for(command)) are not offered."""
+
+    name: str
+    module: str
+    model_config: type
+    commands: dict[str, str]
+    model_for: Callable[[str], object]
+    presets: dict = dataclasses.field(default_factory=dict)
+    train_defaults: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    skip_train: tuple[str, ...] = ()
+    skip_model: tuple[str, ...] = ()
+    skip_model_for: Callable[[str], tuple[str, ...]] = lambda command: ()
+    normalize: bool = True  # whether --normalize applies
+    check_model: Callable[[object], None] | None = None  # cheap checks before any data is read
+
+    @property
+    def run_class(self) -> type:
+        return importlib.import_module(self.module).RUN_CLASS
+
+    @property
+    def prepare(self) -> Callable:
+        return importlib.import_module(self.module).prepare
+
+
+def other_families_settings(command: str) -> tuple[str, ...]:
+    """The ModelConfig flags of the other autoencoder families, which `aegan train COMMAND` does not offer."""
+    own = FAMILIES[command][1]
+    return tuple(f for name, (_, settings) in FAMILIES.items() if name != command for f in settings if f not in own)
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (
+    Task("autoencoder", "aegan.runs.autoencoder", ModelConfig,
+         commands={name: description for name, (description, _) in FAMILIES.items()},
+         model_for=lambda command: ModelConfig(family=command), presets=PRESETS, skip_model=("family",),
+         skip_model_for=other_families_settings, check_model=validate_autoencoder),
+    Task("gan", "aegan.runs.gan", GANConfig, commands={"gan": "generative adversarial network"},
+         model_for=lambda command: GANConfig(), presets=GAN_PRESETS, train_defaults=TrainConfig(batch_size=64),
+         skip_train=("lr", "weight_decay", "val_split", "patience")),
+    Task("classifier", "aegan.runs.classifier", ClassifierConfig,
+         commands={"classifier": "the CNN whose features the sample metrics use (labelled images)"},
+         model_for=lambda command: ClassifierConfig(), skip_train=("patience",), normalize=False),
+)}
