@@ -28,9 +28,13 @@ def table(tmp_path):
     return path
 
 
-def test_applying_a_model_to_a_file_reads_every_row_in_order(cli, tmp_path, table):
+def test_applying_a_model_to_a_file_reads_every_row_in_order(cli, tmp_path, table, monkeypatch):
     run = tmp_path / "det"
-    assert cli("anomaly", "fit", "--data", table, "--epochs", "2", "--quiet", "--out", run).code == 0
+    r = cli("anomaly", "fit", "--data", table, "--epochs", "2", "--quiet", "--out", run)
+    assert r.code == 0, r.err
+    monkeypatch.chdir(tmp_path)
+    for args in _next_commands(r.out):  # the detector's hints run as printed too
+        assert cli(*args).code == 0, args
     r = cli("anomaly", "score", run, "--data", table, "--out", tmp_path / "s.csv")
     assert r.code == 0 and "all 500 rows of mine" in r.out, r.out
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
@@ -130,6 +134,7 @@ def test_a_finished_run_is_extended_as_if_trained_that_long(cli, tmp_path):
     assert [json.loads(line)["epoch"] for line in open(tmp_path / "two" / "metrics.jsonl")] == [1, 2, 3, 4]
     _one_line_error(cli("train", "--epochs", "3", "ae", "--data", "digits", "--out", tmp_path / "x"), 2,
                     "applies to --resume")
+    _one_line_error(cli("train", "--resume", tmp_path / "two", "--lr", "0.1"), 2, "--lr cannot change when resuming")
 
 
 def test_samples_are_fresh_unless_a_seed_is_given(cli, tmp_path):

@@ -39,8 +39,9 @@ def _innermost(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Arg
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Parsed arguments; an unknown flag is refused by the command it was given to, with the
     nearest flags that command has (--code_dim -> did you mean --code-dim?)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
+    train.check_resume_argv(argv, _innermost(parser, argv[:1]))
     args, extra = parser.parse_known_args(argv)
     if extra:
         where = _innermost(parser, argv)

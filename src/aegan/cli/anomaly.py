@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+from shlex import quote
 
 from ..config import (ANOMALY_SCORES, DEFAULT_CONTAMINATION, DEFAULT_SCORE, DataConfig, ModelConfig, TrainConfig,
                       add_flags, from_flags)
@@ -76,7 +77,10 @@ def cmd_fit(args) -> int:
           + ("(given)" if scoring.threshold_given else f"(contamination {scoring.contamination:g}: "
              f"{flagged} of {len(ds)} training examples above it)"))
     print(f"run folder: {scoring.run.path}")
-    print(f"next: aegan anomaly score {scoring.run.path} --data NEW_DATA --out scores.csv")
+    path, data = quote(str(scoring.run.path)), quote(dc.data)
+    print("next:")
+    print(f"  aegan anomaly score {path} --data {data} --out scores.csv   # or any new data like it")
+    print(f"  aegan report {path}        # curves, reconstructions, latent map in one HTML page")
     return 0
 
 

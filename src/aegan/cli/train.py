@@ -101,6 +101,19 @@ def cmd_train(args) -> int:
     return trained(fit(ds, cfg, args.out, overwrite=args.overwrite, progress=not args.quiet))
 
 
+def check_resume_argv(argv: list[str], parser) -> None:
+    """`aegan train --resume RUN` takes only the flags that can change safely; any other is refused
+    with the list of those that apply."""
+    if argv[:1] != ["train"] or "--resume" not in argv:
+        return
+    allowed = {"--resume", "--data", "--quiet", "--debug", "-h", "--help", *RESUME_SETTINGS}
+    bad = next((w.split("=")[0] for w in argv[1:] if w.startswith("-") and w.split("=")[0] not in allowed), None)
+    if bad:
+        parser.error(f"{bad} cannot change when resuming: a run keeps its model, data settings, batch size, learning "
+                     f"rate and seed; with --resume only {', '.join(sorted(allowed - {'-h', '--help', '--resume'}))} "
+                     "apply")
+
+
 def _resume_changes(args) -> dict:
     """The TrainConfig fields given with --resume."""
     return {flag[2:].replace("-", "_"): getattr(args, f"resume_{flag[2:].replace('-', '_')}")
