@@ -159,6 +159,8 @@ def test_python_errors_name_python_parameters_and_the_estimators_agree():
         with pytest.raises(DataError, match="fewer than one batch") as e:
             est.fit(x[:40])
         assert "batch_size=128" in str(e.value) and "--batch-size" not in str(e.value)
+    with pytest.raises(aegan.UsageError, match="needs a vae .*; an ae model"):
+        aegan.AnomalyDetector(family="ae", arch="mlp", score="elbo", epochs=1).fit(x[:300])
     # 129 images, batches of 128: the lone last example joins the batch before (batch norm needs two)
     t = aegan.AutoencoderTransformer(arch="conv", code_dim=4, epochs=1, random_state=0).fit(x[:129])
     assert t.transform(x[:3]).shape == (3, 4)

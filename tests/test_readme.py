@@ -16,3 +16,4 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "py-digits" / "model.safetensors").is_file()
     assert (tmp_path / "runs" / "sk-dae" / "config.json").is_file()
     assert scope["codes"].shape == (359, 8)
+    assert scope["mode_stats"](scope["points"], scope["ring_modes"](), std=0.01)["modes"] >= 6  # not "0 modes, nan"
