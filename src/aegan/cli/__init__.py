@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             v = getattr(args, name, None)
             if v is not None and v < 1:
                 raise UsageError(f"-{'-' if len(name) > 1 else ''}{name} {v} must be at least 1")
-        return args.fn(args)
+        code = args.fn(args)
+        distributed.finish()  # under torchrun: every process ends its command before any leaves
+        return code
     except AeganError as e:
         if args.debug:
             raise
