@@ -60,7 +60,7 @@ def add_parsers(sub) -> None:
     resume.add_argument("--data", dest="resume_data", metavar="PATH",
                         help="where the run's data is now, if it was moved")
     for flag, what in RESUME_SETTINGS.items():
-        resume.add_argument(flag, dest=f"resume_{flag[2:].replace('-', '_')}", type=int, metavar="N", help=what)
+        resume.add_argument(flag, dest=f"resume_{_field(flag)}", type=int, metavar="N", help=what)
     common(train)
     train.set_defaults(fn=cmd_resume)
     fam = train.add_subparsers(dest="family", required=False, parser_class=Parser, metavar="MODEL")
@@ -83,7 +83,7 @@ def add_parsers(sub) -> None:
 
 def cmd_train(args) -> int:
     task = TASKS[args.task]
-    misplaced = [f for f in ("--data", *RESUME_SETTINGS) if getattr(args, f"resume_{f[2:].replace('-', '_')}", None)]
+    misplaced = [f for f in ("--data", *RESUME_SETTINGS) if getattr(args, f"resume_{_field(f)}", None)]
     if misplaced:
         raise UsageError(f"{misplaced[0]} before '{args.family}' applies to --resume; for a new run put it after "
                          f"the model: aegan train {args.family} {misplaced[0]} ...")
@@ -114,10 +114,15 @@ def check_resume_argv(argv: list[str], parser) -> None:
                      "apply")
 
 
+def _field(flag: str) -> str:
+    """--checkpoint-every -> checkpoint_every (the TrainConfig field; its parsed value is args.resume_<field>)."""
+    return flag[2:].replace("-", "_")
+
+
 def _resume_changes(args) -> dict:
     """The TrainConfig fields given with --resume."""
-    return {flag[2:].replace("-", "_"): getattr(args, f"resume_{flag[2:].replace('-', '_')}")
-            for flag in RESUME_SETTINGS if getattr(args, f"resume_{flag[2:].replace('-', '_')}", None) is not None}
+    given = {_field(flag): getattr(args, f"resume_{_field(flag)}", None) for flag in RESUME_SETTINGS}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def cmd_resume(args) -> int:
