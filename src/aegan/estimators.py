@@ -17,12 +17,13 @@ from .data.arrays import as_examples
 from .data.base import as_labels
 from .errors import UsageError
 from .runs.recipe import check_one_batch
+from .runs.gan import fresh_seed
 from .runs.registry import fit
 
 
 def _seed(random_state) -> int:
     """scikit-learn's random_state: a fixed seed, or None for a fresh one each fit."""
-    return int(np.random.SeedSequence().entropy % (2**31)) if random_state is None else int(random_state)
+    return fresh_seed() % 2**31 if random_state is None else int(random_state)
 
 
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

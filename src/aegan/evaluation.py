@@ -167,11 +167,6 @@ def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> 
     return out
 
 
-def evaluate_run(run, n: int = 10000, features: str | None = None, seed: int = 0) -> dict:
-    """The metrics that fit the kind of run (each kind's `evaluation`)."""
-    return run.evaluation(n, features, seed)
-
-
 def evaluate_sample_file(path: str, data: str, n: int = 10000, features: str | None = None, seed: int = 0,
                          data_dir: str | None = None) -> dict:
     """Score samples made by any tool (.npy of images, pixels in [0, 1] or uint8) on aegan's ruler."""
