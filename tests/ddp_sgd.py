@@ -26,3 +26,4 @@ train_on_loss(model, norm.transform(ds.x), None, TrainConfig(epochs=2, batch_siz
 if distributed.is_main():
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, sys.argv[1])
 distributed.teardown()
+distributed.leave(0)  # see distributed.leave: no C++ exit-time teardown under torchrun
