@@ -97,3 +97,43 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=N
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli & Bovik 2003, per scale
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32) -> torch.Tensor:
+    g = torch.exp(-((torch.arange(size, dtype=dtype) - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11) -> torch.Tensor:
+    """(N,) multi-scale SSIM of images (N, C, H, W) (Wang et al. 2003: 11-tap Gaussian window of
+    sigma 1.5, K1 0.01, K2 0.03). Small images get fewer scales: as many as keep the smallest one
+    at least `window` wide (2 for 28 x 28), their standard weights renormalised to sum to 1."""
+    levels = 1
+    while levels < len(MS_SSIM_WEIGHTS) and min(x.shape[-2:]) // 2 ** levels >= window:
+        levels += 1
+    size = min(window, *x.shape[-2:])
+    w = torch.tensor(MS_SSIM_WEIGHTS[:levels], dtype=x.dtype, device=x.device)
+    w = w / w.sum()
+    g = _gaussian_window(size, dtype=x.dtype).to(x.device)
+    c = x.shape[1]
+    gh, gv = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1), g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+
+    def blur(t):
+        return F.conv2d(F.conv2d(t, gh, groups=c), gv, groups=c)
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    values = []
+    for level in range(levels):
+        mx, my = blur(x), blur(y)
+        sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+        cs = ((2 * sxy + c2) / (sxx + syy + c2)).flatten(1).mean(1)
+        if level == levels - 1:
+            lum = ((2 * mx * my + c1) / (mx * mx + my * my + c1)).flatten(1).mean(1)
+            values.append((lum * cs).clamp_min(1e-8))  # no infinite gradient of v ** w at 0
+        else:
+            values.append(cs.clamp_min(1e-8))
+            x, y = F.avg_pool2d(x, 2, ceil_mode=True), F.avg_pool2d(y, 2, ceil_mode=True)
+    return torch.stack([v ** wi for v, wi in zip(values, w)], 0).prod(0)

@@ -27,6 +27,7 @@ def make_optimizer(params, lr: float, betas=(0.9, 0.999), weight_decay: float = 
 LR_SCHEDULES: dict[str, Callable[[float], float]] = {
     "constant": lambda done: 1.0,
     "linear": lambda done: max(0.0, 1.0 - done),
+    "step": lambda done: 1.0 if done < 0.8 else 0.1,  # a tenth for the last fifth (codecs: finer weights at the end)
 }
 
 

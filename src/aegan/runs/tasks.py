@@ -11,8 +11,8 @@ import dataclasses
 import importlib
 from typing import Callable
 
-from ..config import (FAMILIES, GAN_PRESETS, PRESETS, ClassifierConfig, GANConfig, ModelConfig, TrainConfig,
-                      validate_autoencoder)
+from ..config import (FAMILIES, GAN_PRESETS, PRESETS, ClassifierConfig, CodecConfig, GANConfig, ModelConfig,
+                      TrainConfig, validate_autoencoder, validate_codec)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,4 +62,8 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("classifier", "aegan.runs.classifier", ClassifierConfig,
          commands={"classifier": "the CNN whose features the sample metrics use (labelled images)"},
          model_for=lambda command: ClassifierConfig(), skip_train=("patience",), normalize=False),
+    Task("codec", "aegan.runs.codec", CodecConfig,
+         commands={"codec": "learned image codec, rate and distortion together (aegan compress / decompress)"},
+         model_for=lambda command: CodecConfig(), train_defaults=TrainConfig(epochs=20, batch_size=64),
+         normalize=False, check_model=validate_codec),
 )}

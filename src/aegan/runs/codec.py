@@ -1,0 +1,174 @@
+"""The codec kind of run: a learned image codec (models/codec.py) and the .aegz files it writes
+and reads (aegz.py: the container, coding.py: the range coder). Trained by the driver's
+single-loss loop on lambda * 255^2 * distortion + bits per pixel; after training (and at each
+epoch's checkpoint) the integer coding tables are built from the learned densities and saved
+with the weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from shlex import quote
+
+import numpy as np
+import torch
+
+from .. import aegz
+from ..accel import Accel
+from ..coding import Decoder, Encoder, StreamError
+from ..config import RunConfig
+from ..data import Dataset, Normalizer
+from ..errors import DataError, RunError
+from ..models.codec import Codec
+from ..optim import make_optimizer
+from ..train import train_on_loss
+from ..version import __version__
+from .base import Job, RunBase, data_info
+from .recipe import split_feed, training_feed
+
+CHUNK = 256  # images per batch through the transforms, the same on both sides of a file
+
+
+class CodecRun(RunBase):
+    """A trained codec: `compress` images into .aegz bytes, `decompress` them back."""
+
+    label = "codec"
+    commands = "compress images with 'aegan compress RUN --data ... --out images.aegz'"
+
+    codec = property(lambda self: self.module, doc="the codec network")
+
+    @property
+    def title(self) -> str:
+        m = self.config.model
+        return f"codec ({m.prior}, lambda {m.lmbda:g}, {m.distortion})"
+
+    @classmethod
+    def build_module(cls, config: RunConfig, normalizer: Normalizer) -> torch.nn.Module:
+        return Codec(config.model, tuple(config.data_info["shape"]))
+
+    @property
+    def fingerprint(self) -> bytes:
+        return aegz.fingerprint(self.codec.state_dict())
+
+    def _ready(self) -> None:
+        if not self.codec.tables_built:
+            raise RunError(f"{self.path or 'this codec'} has no coding tables (it was saved before its first epoch "
+                           "ended); train it for at least one epoch")
+
+    # --- files ----------------------------------------------------------------------------------
+    def compress(self, x, per_image: bool = False) -> bytes | list[bytes]:
+        """Images (a Dataset or an array in the data's own units) -> the bytes of one .aegz file,
+        or with per_image a list of files' bytes, one per image."""
+        self._ready()
+        t = self.to_model(x)
+        if per_image:
+            return [self._file(t[i:i + 1]) for i in range(len(t))]
+        return self._file(t)
+
+    def _file(self, t: torch.Tensor) -> bytes:
+        enc = Encoder()
+        self.codec.eval()
+        for i in range(0, len(t), CHUNK):
+            for segment in self.codec.encode(t[i:i + CHUNK].to(self.device)):
+                enc.segment(*segment)
+        return aegz.pack(aegz.Header(self.fingerprint, self.shape, len(t)), enc.finish())
+
+    def decompress(self, data: bytes, name: str = "file") -> np.ndarray:
+        """The images of an .aegz file's bytes, in the data's own units (integer data comes back
+        as its integer type); AegzError for any file this run cannot decode."""
+        self._ready()
+        header, payload = aegz.unpack(data, name)
+        if header.fingerprint != self.fingerprint[:aegz.FINGERPRINT_BYTES]:
+            raise aegz.AegzError(f"{name} was written by another model (fingerprint {header.fingerprint.hex()}, "
+                                 f"this run's is {self.fingerprint[:aegz.FINGERPRINT_BYTES].hex()}); decompress it "
+                                 "with the run that compressed it")
+        if header.shape != self.shape:
+            raise aegz.AegzError(f"{name} holds images of shape {header.shape}, this run codes {self.shape}")
+        self.codec.eval()
+        try:
+            dec = Decoder(payload)
+            out = [self.codec.decode(min(CHUNK, header.count - i), dec.segment)
+                   for i in range(0, header.count, CHUNK)]
+        except StreamError as e:
+            raise aegz.AegzError(f"{name}: {e}") from None
+        return self.from_model(torch.cat(out))
+
+    def from_model(self, t: torch.Tensor) -> np.ndarray:
+        x = self.normalizer.inverse(t)
+        dtype = np.dtype(self.config.data_info.get("dtype", "float32"))
+        if np.issubdtype(dtype, np.integer):
+            return np.clip(np.rint(x), np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
+        return x.astype(np.float32)
+
+    # --- what it says about itself --------------------------------------------------------------
+    @staticmethod
+    def shown_metric(key: str, value) -> bool:
+        return isinstance(value, float) and key.startswith("val_") and key.split("_", 1)[1] in ("loss", "bpp", "psnr")
+
+    def next_commands(self) -> list[str]:
+        path = quote(str(self.path))
+        data = quote(self.config.data.data)
+        return [f"aegan compress {path} --data {data} --out images.aegz",
+                f"aegan decompress images.aegz --run {path} --out decoded.png",
+                f"aegan evaluate {path}        # bytes per image and PSNR on the test split"]
+
+    def describe(self) -> list[tuple[str, str]]:
+        m, c = self.config.model, self.codec
+        return [("model", self.title),
+                ("transforms", f"{m.stages} stride-2 stages, {m.hidden_channels} channels, GDN; latent "
+                               f"{'x'.join(map(str, c.latent_shape))}"
+                               + (f", side information {'x'.join(map(str, c.side_shape))}" if c.hyper else "")),
+                ("tables", "coding tables built" if c.tables_built else "coding tables not built yet")]
+
+    def evaluation(self, n: int, features: str | None, seed: int) -> dict:
+        """Bytes per image of one .aegz file of the first n test images (headers included), and its PSNR."""
+        from ..losses import ms_ssim
+        ds = self.dataset("test")
+        sub = ds.subset(np.arange(min(n, len(ds))))
+        data = self.compress(sub)
+        back = self.decompress(data)
+        x = self.normalizer.to_unit_pixels(sub.x.astype(np.float32))
+        y = self.normalizer.to_unit_pixels(back.astype(np.float32))
+        mse = float(((x - y) ** 2).mean())
+        return {"n": len(sub),
+                "bytes_per_image": {"value": len(data) / len(sub), "file_bytes": len(data), "headers": "included"},
+                "bits_per_pixel": {"value": 8 * len(data) / len(sub) / math.prod(self.shape[1:])},
+                "psnr": {"value": 10 * math.log10(1 / max(mse, 1e-12)), "unit": "dB, pixels in [0, 1]"},
+                "ms_ssim": {"value": float(ms_ssim(y, x).mean())}}
+
+
+def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
+    """Pixels in [0, 1]; the loop is train_on_loss; the tables are built at every epoch's end
+    (before its checkpoint) and once more after training (early stopping may restore weights)."""
+    if ds.kind != "image":
+        raise DataError(f"a codec needs images; {ds.name} is a table of {math.prod(ds.shape)} columns")
+    min_side = 2 ** config.model.stages
+    if min(ds.shape[1:]) < min_side:
+        raise DataError(f"images of {ds.shape[1]} x {ds.shape[2]} are too small for --stages {config.model.stages} "
+                        f"(at least {min_side} pixels a side); use fewer stages")
+    tc = config.train
+    normalizer = Normalizer.fit(ds.x, ds.kind, "unit")
+    codec = Codec(config.model, ds.shape).to(accel.device)
+    x_val, x_train = split_feed(training_feed(ds, normalizer, tc, accel), tc)
+    config = dataclasses.replace(config, data_info=data_info(ds, normalizer), aegan_version=__version__)
+    run = CodecRun(config, codec, normalizer)
+    opt = make_optimizer(codec.parameters(), tc.lr, weight_decay=tc.weight_decay)
+
+    def train(ctl, on_epoch, progress):
+        history = train_on_loss(codec, x_train, x_val, tc, opt=opt, schedule="step", on_epoch=on_epoch,
+                                progress=progress, control=ctl, accel=accel)
+        codec.build_tables()
+        return history
+
+    return Job(run, train, lambda: {"optimizer": opt.state_dict()}, annotate=lambda record: codec.build_tables())
+
+
+RUN_CLASS = CodecRun  # what runs/tasks.py finds here, with `prepare`
+
+
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise aegz.AegzError(f"{path}: cannot be read ({e.strerror})") from None

@@ -1,0 +1,189 @@
+"""The learned codec (aegan train codec) and its .aegz files: round trips, the file's header and
+fingerprint checks, bad input in one line, and the codec learning on small data."""
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import aegan
+from aegan import aegz
+from aegan.coding import Decoder
+from aegan.models.entropy import PRECISION, frequencies
+
+from test_cli import _one_line_error
+
+DIGITS = ["--data", "digits", "--stages", "2", "--hidden-channels", "16", "--latent-channels", "16"]
+
+
+@pytest.fixture(scope="module")
+def codec_run(tmp_path_factory):
+    """A small hyperprior codec on the 8 x 8 digits (2 stages: latents 16 x 2 x 2, side 16 x 1 x 1)."""
+    out = tmp_path_factory.mktemp("codec") / "run"
+    from aegan.cli import main
+    assert main(["train", "codec", *DIGITS, "--epochs", "8", "--lambda", "0.003", "--out", str(out), "--quiet"]) == 0
+    return aegan.load(out)
+
+
+@pytest.fixture(scope="module")
+def digits_test():
+    return aegan.load_dataset("digits", "test")
+
+
+def test_decoding_gives_the_encoders_latents_bit_for_bit(codec_run, digits_test):
+    from aegan.runs.codec import CHUNK
+    sub = digits_test.subset(np.arange(CHUNK - 6))  # one chunk: one pass through the transforms
+    x = codec_run.to_model(sub)
+    data = codec_run.compress(sub)
+    header, payload = aegz.unpack(data)
+    dec, seen = Decoder(payload), []
+
+    def next_symbols(rows, tables):
+        seen.append(dec.segment(rows, tables))
+        return seen[-1]
+
+    images = codec_run.codec.decode(len(x), next_symbols)
+    sent = codec_run.codec.encode(x)
+    assert [s.shape for s in seen] == [s[0].shape for s in sent]
+    for got, (want, _, _) in zip(seen, sent):
+        assert np.array_equal(got, want)
+    assert torch.equal(images, codec_run.codec.reconstruct(x))
+    back = codec_run.decompress(codec_run.compress(digits_test))  # two chunks
+    assert back.shape == digits_test.x.shape and back.dtype == digits_test.x.dtype
+
+
+def test_per_image_files_decode_to_the_same_images(codec_run, digits_test):
+    sub = digits_test.subset(np.arange(5))
+    whole = codec_run.decompress(codec_run.compress(sub))
+    files = codec_run.compress(sub, per_image=True)
+    assert len(files) == 5
+    # The same latents; the synthesis transform then runs on batches of 1 instead of 5, which may
+    # sum in another order: a worst-case float32 bound of (terms summed ~1600) x eps (6e-8) ~ 1e-4
+    # of the [0, 16] range of the digits' units, so 2e-3 of a unit.
+    assert np.abs(np.concatenate([codec_run.decompress(f) for f in files]) - whole).max() <= 2e-3
+
+
+def test_the_header_says_what_the_file_holds(codec_run, digits_test):
+    data = codec_run.compress(digits_test)
+    assert data[:4] == aegz.MAGIC and data[4] == aegz.FORMAT_VERSION
+    header, _ = aegz.unpack(data)
+    assert header.shape == (1, 8, 8) and header.count == len(digits_test)
+    assert header.fingerprint == codec_run.fingerprint[:aegz.FINGERPRINT_BYTES]
+    assert struct.unpack("<I", data[-4:])[0] == zlib.crc32(data[:-4])
+
+
+def _recrc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_damaged_truncated_newer_and_foreign_files_are_refused(codec_run, digits_test):
+    data = codec_run.compress(digits_test.subset(np.arange(20)))
+    cases = {
+        "not an .aegz file": b"PK\x03\x04" + data[4:],
+        "truncated": data[:6],
+        "CRC-32 does not match": data[:-10] + bytes([data[-10] ^ 1]) + data[-9:],
+        "newer than this aegan": _recrc(data[:4] + bytes([aegz.FORMAT_VERSION + 1]) + data[5:-4]),
+        "another model": _recrc(data[:5] + bytes(8) + data[13:-4]),
+    }
+    for words, bad in cases.items():
+        with pytest.raises(aegz.AegzError, match=words):
+            codec_run.decompress(bad)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_any_bytes_give_images_or_one_error(codec_run, junk):
+    for data in (junk, _recrc(aegz.MAGIC + bytes([1]) + codec_run.fingerprint[:8] + junk)):
+        try:
+            x = codec_run.decompress(data)
+        except aegz.AegzError as e:
+            assert "\n" not in str(e)
+        else:
+            assert x.shape[1:] == (1, 8, 8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 40), st.binary(min_size=0, max_size=200))
+def test_a_well_formed_header_over_a_random_stream_never_crashes(codec_run, count, payload):
+    """The range decoder reading noise: images (whatever they show) or the one-line error."""
+    header = aegz.Header(codec_run.fingerprint, (1, 8, 8), count)
+    try:
+        x = codec_run.decompress(aegz.pack(header, payload))
+    except aegz.AegzError as e:
+        assert "\n" not in str(e)
+    else:
+        assert x.shape == (count, 1, 8, 8)
+
+
+def test_frequency_tables_are_exact_integers():
+    for pmf in (np.array([0.5, 0.5]), np.array([1e-30, 1.0, 1e-30]), np.full(511, 1 / 511)):
+        f = frequencies(pmf)
+        assert f.sum() == 1 << PRECISION and f.min() >= 1
+
+
+def test_compress_and_decompress_from_the_command_line(cli, codec_run, tmp_path):
+    run = str(codec_run.path)
+    r = cli("compress", run, "--data", "digits", "--out", tmp_path / "t.aegz")
+    assert r.code == 0, r.err
+    size = (tmp_path / "t.aegz").stat().st_size
+    assert f"{size} bytes" in r.out and "359 images" in r.out
+    for out in ("d.npy", "d.png", "pngs"):
+        r = cli("decompress", tmp_path / "t.aegz", "--run", run, "--out", tmp_path / out)
+        assert r.code == 0, r.err
+    assert np.load(tmp_path / "d.npy").shape == (359, 1, 8, 8)
+    assert len(list((tmp_path / "pngs").glob("*.png"))) == 359
+    r = cli("compress", run, "--data", "digits", "--out", tmp_path / "each", "--per-image")
+    assert r.code == 0, r.err
+    assert len(list((tmp_path / "each").glob("*.aegz"))) == 359
+    r = cli("decompress", tmp_path / "each", "--run", run, "--out", tmp_path / "each.npy")
+    assert r.code == 0, r.err
+    assert np.abs(np.load(tmp_path / "each.npy") - np.load(tmp_path / "d.npy")).max() <= 2e-3  # as above
+
+
+def test_bad_input_gets_one_line_and_writes_nothing(cli, codec_run, tmp_path):
+    run = str(codec_run.path)
+    ae = tmp_path / "ae"
+    assert cli("train", "ae", "--data", "digits", "--epochs", "1", "--out", ae, "--quiet").code == 0
+    _one_line_error(cli("compress", ae, "--data", "digits", "--out", tmp_path / "a.aegz"), 2, "needs a codec run")
+    np.save(tmp_path / "big.npy", np.zeros((3, 1, 12, 12), np.float32))
+    _one_line_error(cli("compress", run, "--data", tmp_path / "big.npy", "--out", tmp_path / "b.aegz"), 1,
+                    "(1, 12, 12)")
+    _one_line_error(cli("compress", run, "--data", "digits", "--out", tmp_path / "c.png"), 2, ".aegz")
+    (tmp_path / "bad.aegz").write_bytes(b"AEGZ\x01" + bytes(30))
+    _one_line_error(cli("decompress", tmp_path / "bad.aegz", "--run", run, "--out", tmp_path / "x.npy"), 1,
+                    "damaged")
+    _one_line_error(cli("decompress", tmp_path / "none.aegz", "--run", run, "--out", tmp_path / "y.npy"), 2,
+                    "does not exist")
+    assert not any((tmp_path / n).exists() for n in ("a.aegz", "b.aegz", "c.png", "x.npy", "y.npy"))
+    good = tmp_path / "good.aegz"
+    assert cli("compress", run, "--data", "digits", "--out", good).code == 0
+    _one_line_error(cli("compress", run, "--data", "digits", "--out", good), 2, "--overwrite")
+    other = tmp_path / "other"
+    assert cli("train", "codec", *DIGITS, "--epochs", "1", "--seed", "1", "--out", other, "--quiet").code == 0
+    _one_line_error(cli("decompress", good, "--run", other, "--out", tmp_path / "z.npy"), 1, "another model")
+    assert not (tmp_path / "z.npy").exists()
+    _one_line_error(cli("train", "codec", "--data", "digits", "--lambda", "0", "--out", tmp_path / "l"), 2,
+                    "--lambda 0")
+    _one_line_error(cli("train", "codec", "--data", "digits", "--stages", "4", "--out", tmp_path / "s"), 1,
+                    "too small")
+
+
+def test_the_codec_learns_fewer_bits_at_the_same_quality(codec_run):
+    """Over its epochs the validation rate falls while the PSNR does not: rate and distortion together
+    (seen on the digits: 2.67 -> 2.19 bits per pixel while the PSNR rose from 10.7 to 15.5 dB)."""
+    m = codec_run.metrics()
+    first, last = m[0], m[-1]
+    assert last["val_bpp"] < 0.9 * first["val_bpp"], (first, last)
+    assert last["val_psnr"] > first["val_psnr"] + 2, (first, last)
+
+
+def test_evaluate_reports_file_bytes_and_psnr(cli, codec_run):
+    r = cli("evaluate", codec_run.path, "--json")
+    assert r.code == 0, r.err
+    result = json.loads(r.out)
+    assert result["n"] == 359 and result["bytes_per_image"]["value"] > 0 and 5 < result["psnr"]["value"] < 60
