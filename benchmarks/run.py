@@ -27,6 +27,7 @@ import torch  # noqa: E402
 
 import aegan  # noqa: E402
 from aegan.data import load_dataset  # noqa: E402
+from compression import compression_section  # noqa: E402
 from speed import speed_section  # noqa: E402
 
 # (label, aegan train arguments, every code size?); models not run at every size run at code 32 only
@@ -370,12 +371,12 @@ def anomaly_section(quick: bool, workdir: Path) -> list[str]:
 
 
 SECTIONS = {"autoencoders": autoencoders_section, "toy": toy_section, "gan-images": gan_images_section,
-            "anomaly": anomaly_section, "speed": speed_section}
+            "anomaly": anomaly_section, "compression": compression_section, "speed": speed_section}
 
 
 HEADINGS = {"## Autoencoders on Fashion-MNIST": "autoencoders", "## GANs on the 2-D mixtures": "toy",
             "## GAN samples on Fashion-MNIST": "gan-images", "## Anomaly detection": "anomaly",
-            "## Speed and scale": "speed"}
+            "## Compression on Fashion-MNIST": "compression", "## Speed and scale": "speed"}
 
 
 def _read_sections(path: Path) -> dict[str, list[str]]:
@@ -413,7 +414,7 @@ def main() -> int:
             if name in wanted:
                 t0 = time.perf_counter()
                 extra = {"images": Path(args.out).resolve().parent / "benchmarks" / "images"} \
-                    if name == "gan-images" else {}
+                    if name in ("gan-images", "compression") else {}
                 lines = section(args.quick, Path(tmp), **extra)
                 cmd = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sections {name}"
                 parts[name] = lines + [f"(this section: `{cmd}` on {datetime.date.today().isoformat()}, "

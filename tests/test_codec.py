@@ -36,7 +36,7 @@ def digits_test():
 
 
 def test_decoding_gives_the_encoders_latents_bit_for_bit(codec_run, digits_test):
-    from aegan.runs.codec import CHUNK
+    from aegan.runs.coded_files import CHUNK
     sub = digits_test.subset(np.arange(CHUNK - 6))  # one chunk: one pass through the transforms
     x = codec_run.to_model(sub)
     data = codec_run.compress(sub)
@@ -149,7 +149,7 @@ def test_bad_input_gets_one_line_and_writes_nothing(cli, codec_run, tmp_path):
     run = str(codec_run.path)
     ae = tmp_path / "ae"
     assert cli("train", "ae", "--data", "digits", "--epochs", "1", "--out", ae, "--quiet").code == 0
-    _one_line_error(cli("compress", ae, "--data", "digits", "--out", tmp_path / "a.aegz"), 2, "needs a codec run")
+    _one_line_error(cli("compress", ae, "--data", "digits", "--out", tmp_path / "a.aegz"), 2, "need a codec run")
     np.save(tmp_path / "big.npy", np.zeros((3, 1, 12, 12), np.float32))
     _one_line_error(cli("compress", run, "--data", tmp_path / "big.npy", "--out", tmp_path / "b.aegz"), 1,
                     "(1, 12, 12)")
@@ -187,3 +187,70 @@ def test_evaluate_reports_file_bytes_and_psnr(cli, codec_run):
     assert r.code == 0, r.err
     result = json.loads(r.out)
     assert result["n"] == 359 and result["bytes_per_image"]["value"] > 0 and 5 < result["psnr"]["value"] < 60
+
+
+@pytest.fixture(scope="module")
+def vq_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vq") / "run"
+    from aegan.cli import main
+    assert main(["train", "vqvae", "--data", "digits", "--code-dim", "16", "--vq-dim", "2", "--codebook-size", "32",
+                 "--hidden", "64", "--epochs", "6", "--out", str(out), "--quiet"]) == 0
+    return aegan.load(out)
+
+
+def test_vqvae_logs_codebook_use_and_learns(vq_run):
+    m = vq_run.metrics()
+    for key in ("train_perplexity", "train_usage", "val_perplexity", "train_commitment", "val_recon"):
+        assert key in m[-1], sorted(m[-1])
+    assert m[-1]["val_recon"] < 0.5 * m[0]["val_recon"], (m[0]["val_recon"], m[-1]["val_recon"])
+    assert m[-1]["val_perplexity"] > 2  # no collapse onto one or two entries
+
+
+def test_vqvae_restarts_dead_codes_at_encoder_outputs():
+    from aegan.config import ModelConfig
+    from aegan.models import build_model
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(family="vqvae", code_dim=8, vq_dim=2, codebook_size=16, hidden=(32,)), "table",
+                    (10,), None)
+    m.codebook[1:] = 1e3  # 15 entries no output can reach
+    m.ema_sum[1:] = 1e3
+    m.ema_count[1:] = 0.0
+    x = torch.randn(64, 10)
+    m.train()
+    m.loss(x)
+    outputs = m.encoder(x).detach().reshape(-1, 2)
+    for row in m.codebook[1:]:
+        assert torch.isclose(outputs, row).all(1).any()  # each restarted at one of the batch's vectors
+
+
+def test_vqvae_files_hold_the_indices_and_decode_on_the_same_codes(vq_run, digits_test):
+    sub = digits_test.subset(np.arange(100))
+    data = vq_run.compress(sub)
+    _, payload = aegz.unpack(data)
+    rows = np.broadcast_to(np.arange(vq_run.model.positions), (100, vq_run.model.positions))
+    got = Decoder(payload).segment(rows, vq_run.model.tables())
+    assert np.array_equal(got, vq_run.model.indices(vq_run.to_model(sub)).numpy())
+    back = vq_run.decompress(data)
+    # the decoder of the same codes on batches of the same size: exactly the reconstruction
+    assert np.array_equal(back, vq_run.reconstruct(sub))
+    assert len(data) < 100 * vq_run.model.positions * 5 / 8 + 40  # under 5 of the 5 bits per index, header aside
+
+
+def test_vqvae_tables_come_from_integer_arithmetic():
+    from aegan.models.vqvae import CountTables
+    rng = np.random.default_rng(0)
+    freq = rng.random((3, 50)).astype(np.float32)
+    freq[1] = 0.0
+    for r in range(3):
+        f, offset = CountTables(freq).row(r)
+        assert offset == 0 and f.sum() == 1 << PRECISION and f.min() >= 1
+        assert np.array_equal(f, CountTables(freq.copy()).row(r)[0])
+
+
+def test_only_codec_and_vqvae_runs_compress(cli, tmp_path):
+    ae = tmp_path / "ae"
+    assert cli("train", "ae", "--data", "digits", "--epochs", "1", "--out", ae, "--quiet").code == 0
+    _one_line_error(cli("compress", ae, "--data", "digits", "--out", tmp_path / "a.aegz"), 2,
+                    "an ae autoencoder run", "vqvae")
+    _one_line_error(cli("train", "vqvae", "--data", "digits", "--code-dim", "10", "--vq-dim", "4", "--out",
+                        tmp_path / "v"), 2, "--code-dim 10 is not a multiple of --vq-dim 4")

@@ -26,6 +26,8 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "dae": ("denoising autoencoder", ("noise", "noise_level")),
     "sparse": ("sparse autoencoder, L1 activity penalty on the code", ("sparsity",)),
     "vae": ("variational autoencoder", ("beta", "likelihood")),
+    "vqvae": ("vector-quantised autoencoder (VQ-VAE): a discrete code, compressible with aegan compress",
+              ("codebook_size", "vq_dim", "commitment")),
 }
 
 
@@ -95,6 +97,9 @@ class ModelConfig:
     beta: float = _f(1.0, "vae: weight of the KL term (beta-VAE)")
     likelihood: str = _f("gaussian", "vae decoder likelihood: gaussian (learned variance) or bernoulli "
                                      "([0,1] data)", choices=("gaussian", "bernoulli"))
+    codebook_size: int = _f(256, "vqvae: entries in the codebook (each position's code is one of them)")
+    vq_dim: int = _f(4, "vqvae: values per quantised vector; the code holds code_dim / vq_dim of them")
+    commitment: float = _f(0.25, "vqvae: weight of the commitment loss (beta of the paper)")
 
 
 @dataclass
@@ -146,8 +151,13 @@ class CodecConfig:
                             "larger: better pictures, bigger files (Fashion-MNIST, MSE: 0.003 ~ 22 dB, "
                             "0.01 ~ 25 dB, 0.03 ~ 28 dB, 0.1 ~ 31 dB)", flag="lambda")
     distortion: str = _f("mse", "what lambda weighs: mse, or ms-ssim (1 - MS-SSIM)", choices=("mse", "ms-ssim"))
-    hidden_channels: int = _f(64, "channels of the transforms' hidden layers (N)")
-    latent_channels: int = _f(64, "channels of the latent (M)")
+    decoder_input: str = _f("round", "what the synthesis transform sees in training: round (the rounded latent, "
+                                     "gradients passed straight through: what it sees in a file) or noise (the "
+                                     "noisy latent the rate is measured on, as in Balle et al.)",
+                            choices=("round", "noise"))
+    hidden_channels: int = _f(32, "channels of the transforms' hidden layers (N)")
+    latent_channels: int = _f(32, "channels of the latent (M)")
+
     stages: int = _f(3, "stride-2 stages of the analysis transform (28 x 28 -> 4 x 4 with 3)")
 
 
@@ -368,6 +378,9 @@ def validate_autoencoder(model: ModelConfig) -> None:
          f"--noise-level {model.noise_level} must be >= 0 (and < 1 for mask noise)"),
         (model.sparsity >= 0, f"--sparsity {model.sparsity} must be zero or positive"),
         (model.beta >= 0, f"--beta {model.beta} must be zero or positive"),
+        (2 <= model.codebook_size <= 65536, f"--codebook-size {model.codebook_size} must be between 2 and 65536"),
+        (model.vq_dim >= 1, f"--vq-dim {model.vq_dim} must be at least 1"),
+        (model.commitment >= 0, f"--commitment {model.commitment} must be zero or positive"),
     ])
 
 

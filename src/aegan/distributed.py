@@ -137,6 +137,18 @@ def sum_scalars(sums: dict, counts: dict) -> tuple[dict, dict]:
     return dict(zip(keys, t[:n].tolist())), dict(zip(keys, t[n:].tolist()))
 
 
+def all_sum(t: torch.Tensor) -> None:
+    """t replaced, in place, by its sum over all processes."""
+    if active():
+        dist.all_reduce(t)
+
+
+def broadcast_from_main(t: torch.Tensor) -> None:
+    """t replaced, in place, by rank 0's t."""
+    if active():
+        dist.broadcast(t, 0)
+
+
 def any_flag(flag: bool) -> bool:
     """True on every process when it is true on at least one (a stop request, say)."""
     if not active():

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UsageError
-from .flags import command, data_flags, load_data, open_run, out_flags, rows_note
+from ..errors import UsageError, a
+from .flags import command, data_flags, load_data, out_flags, rows_note
 
 # torch loads with the commands that need them (inside them), so that --help answers at once
 
 
 def add_parsers(sub) -> None:
-    p = command(sub, "compress", "code images into an .aegz file with a codec run", cmd_compress, "codec run folder",
+    p = command(sub, "compress", "code images into an .aegz file with a codec run", cmd_compress, "codec run folder (or a vqvae autoencoder)",
                 examples=("aegan compress runs/codec --data fashion-mnist --out test.aegz     # the test split",
                           "aegan compress runs/codec --data photos/ --out photos.aegz",
                           "aegan compress runs/codec --data x.npy --out coded/ --per-image"))
@@ -25,16 +25,29 @@ def add_parsers(sub) -> None:
                           "aegan decompress test.aegz --run runs/codec --out decoded.npy",
                           "aegan decompress coded/ --run runs/codec --out images/     # one PNG per image"))
     p.add_argument("files", nargs="+", help=".aegz files, or folders of them (decoded in name order)")
-    p.add_argument("--run", required=True, help="the codec run folder that compressed them")
+    p.add_argument("--run", required=True, help="the run folder that compressed them (codec or vqvae)")
     out_flags(p, "images.npy (all images, the data's own units), grid.png (a picture of them) or a folder "
                  "(one PNG per image)")
     p.add_argument("--nrow", type=int, default=16, help="pictures per row in a grid .png (default 16)")
 
 
+def open_coder(path: str):
+    """The run at `path`, which must write .aegz files: a codec run or a vqvae autoencoder."""
+    from ..runs.registry import load
+    run = load(path)
+    if not getattr(run, "can_compress", False):
+        family = getattr(run.config.model, "family", None)
+        what = f"{a(family)} autoencoder run" if family else f"{a(run.label)} run"
+        raise UsageError(f"{path} holds {what}; compress and decompress need a codec run (aegan train codec) or a "
+                         "vqvae autoencoder (aegan train vqvae)")
+    run.check_compressible()
+    return run
+
+
 def cmd_compress(args) -> int:
     from .. import aegz
     from ..checkpoint import atomic_write
-    run = open_run(args.run, "codec")
+    run = open_coder(args.run)
     out = Path(args.out)
     if args.per_image:
         _check_folder(out, args.overwrite)
@@ -90,9 +103,9 @@ def cmd_decompress(args) -> int:
     import numpy as np
 
     from ..checkpoint import atomic_write, check_output_file, save_npy
-    from ..runs.codec import read_file
+    from ..runs.coded_files import read_file
     from ..viz import grid_image, save_png
-    run = open_run(args.run, "codec")
+    run = open_coder(args.run)
     out = Path(args.out)
     folder = out.suffix == ""
     if folder:

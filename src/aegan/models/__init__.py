@@ -9,12 +9,14 @@ from ..errors import UsageError
 from ..nets import output_activation
 from .autoencoder import Autoencoder, DenoisingAutoencoder, SparseAutoencoder
 from .vae import VAE
+from .vqvae import VQVAE
 
 MODELS = {
     "ae": Autoencoder,
     "dae": DenoisingAutoencoder,
     "sparse": SparseAutoencoder,
     "vae": VAE,
+    "vqvae": VQVAE,
 }
 
 
@@ -54,4 +56,4 @@ def build_model(cfg, kind: str, shape: tuple[int, ...], model_range: tuple[float
     return MODELS[cfg.family](cfg, shape, output_activation(cfg.output, model_range))
 
 
-__all__ = ["MODELS", "build_model", "default_sizes", "resolve_sizes", "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE"]
+__all__ = ["MODELS", "build_model", "default_sizes", "resolve_sizes", "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE", "VQVAE"]

@@ -95,16 +95,19 @@ class Codec(nn.Module):
         return self.cfg.prior == "hyperprior"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x_hat, bits per example) with noise in training, rounding in eval mode."""
+        """(x_hat, bits per example). In training the rate is measured on y plus uniform noise;
+        the synthesis sees the same noisy y (decoder_input "noise") or round(y) with straight-through
+        gradients ("round": mixed quantisation, Minnen & Singh 2020). In eval mode: rounding."""
         y = self.g_a(x)
         y_hat = quantize(y, self.training)
+        y_dec = y + (torch.round(y) - y).detach() if self.training and self.cfg.decoder_input == "round" else y_hat
         if self.hyper:
             z = self.h_a(y.abs())
             z_hat = quantize(z, self.training)
             rate = bits(self.z_prior.likelihood(z_hat)) + bits(self.y_prior.likelihood(y_hat, self.h_s(z_hat)))
         else:
             rate = bits(self.y_prior.likelihood(y_hat))
-        return self.g_s(y_hat), rate
+        return self.g_s(y_dec), rate
 
     def distortion(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.distortion == "ms-ssim":

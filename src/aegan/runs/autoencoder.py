@@ -21,17 +21,40 @@ from ..optim import make_optimizer
 from ..train import evaluate, train_on_loss
 from ..viz import grid_image, latent_map_figure, reconstruction_grid, save_png
 from .base import Figure, Job, RunBase, Section, data_info
+from .coded_files import CodedFiles
 from .recipe import split_feed, training_feed
 
 GRID_EXAMPLES = 16  # examples in the per-epoch reconstruction picture
 MAP_POINTS = 2000  # test examples in a report's latent map
 
 
-class AutoencoderRun(RunBase):
-    """A trained autoencoder. Methods take and return numpy arrays in the data's own units."""
+class AutoencoderRun(CodedFiles, RunBase):
+    """A trained autoencoder. Methods take and return numpy arrays in the data's own units.
+    A vqvae run also writes .aegz files (compress/decompress: its indices, entropy-coded)."""
 
     label = "autoencoder"
     commands = "aegan encode, decode, reconstruct and anomaly take autoencoder runs"
+
+    @property
+    def can_compress(self) -> bool:
+        return self.config.model.family == "vqvae"
+
+    def check_compressible(self) -> None:
+        if not self.can_compress:
+            raise UsageError(f"{self.path or 'this run'} is a {self.config.model.family} autoencoder, whose codes are "
+                             "floats; compress needs a codec run (aegan train codec) or a vqvae autoencoder")
+        if self.kind != "image":
+            raise UsageError("compress codes images; this vqvae run was trained on a table")
+
+    def encode_chunk(self, t: torch.Tensor) -> list:
+        idx = self.model.indices(t).cpu().numpy()
+        rows = np.broadcast_to(np.arange(self.model.positions), idx.shape)
+        return [(idx, rows, self.model.tables())]
+
+    def decode_chunk(self, n: int, next_symbols) -> torch.Tensor:
+        rows = np.broadcast_to(np.arange(self.model.positions), (n, self.model.positions))
+        # each symbol is decoded with a table of codebook_size entries: always a valid index
+        return self.model.decode_indices(torch.from_numpy(next_symbols(rows, self.model.tables())).to(self.device))
 
     model = property(lambda self: self.module, doc="the autoencoder network (models/)")
 
@@ -113,14 +136,19 @@ class AutoencoderRun(RunBase):
     def next_commands(self) -> list[str]:
         recon = "--out recon.png" if self.kind == "image" else "--out recon.npy"
         path = quote(str(self.path))
-        return [f"aegan report {path}        # curves, reconstructions, latent map in one HTML page",
-                f"aegan evaluate {path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)",
-                f"aegan reconstruct {path} --data {quote(self.config.data.data)} {recon}"]
+        lines = [f"aegan report {path}        # curves, reconstructions, latent map in one HTML page",
+                 f"aegan evaluate {path}      # test MSE/PSNR, probe accuracies (and bounds for a VAE)",
+                 f"aegan reconstruct {path} --data {quote(self.config.data.data)} {recon}"]
+        if self.can_compress and self.kind == "image":
+            lines.append(f"aegan compress {path} --data {quote(self.config.data.data)} --out images.aegz")
+        return lines
 
     def describe(self) -> list[tuple[str, str]]:
         m = self.config.model
         detail = {"dae": f", {m.noise} noise {m.noise_level}", "sparse": f", weight {m.sparsity}",
-                  "vae": f", beta {m.beta}, {m.likelihood} likelihood"}.get(m.family, "")
+                  "vae": f", beta {m.beta}, {m.likelihood} likelihood",
+                  "vqvae": f", {m.code_dim // m.vq_dim} vectors of {m.vq_dim} from {m.codebook_size} entries, "
+                           f"commitment {m.commitment}"}.get(m.family, "")
         sizes = f"hidden {','.join(map(str, m.hidden))}" if m.arch == "mlp" else \
             f"channels {','.join(map(str, m.conv_channels))}"
         preset = f", preset {self.config.preset}" if self.config.preset else ""

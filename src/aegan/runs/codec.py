@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from shlex import quote
 
 import numpy as np
 import torch
 
-from .. import aegz
 from ..accel import Accel
-from ..coding import Decoder, Encoder, StreamError
 from ..config import RunConfig
 from ..data import Dataset, Normalizer
 from ..errors import DataError, RunError
@@ -25,12 +22,10 @@ from ..optim import make_optimizer
 from ..train import train_on_loss
 from ..version import __version__
 from .base import Job, RunBase, data_info
+from .coded_files import CodedFiles
 from .recipe import split_feed, training_feed
 
-CHUNK = 256  # images per batch through the transforms, the same on both sides of a file
-
-
-class CodecRun(RunBase):
+class CodecRun(CodedFiles, RunBase):
     """A trained codec: `compress` images into .aegz bytes, `decompress` them back."""
 
     label = "codec"
@@ -47,59 +42,16 @@ class CodecRun(RunBase):
     def build_module(cls, config: RunConfig, normalizer: Normalizer) -> torch.nn.Module:
         return Codec(config.model, tuple(config.data_info["shape"]))
 
-    @property
-    def fingerprint(self) -> bytes:
-        return aegz.fingerprint(self.codec.state_dict())
-
-    def _ready(self) -> None:
+    def check_compressible(self) -> None:
         if not self.codec.tables_built:
             raise RunError(f"{self.path or 'this codec'} has no coding tables (it was saved before its first epoch "
                            "ended); train it for at least one epoch")
 
-    # --- files ----------------------------------------------------------------------------------
-    def compress(self, x, per_image: bool = False) -> bytes | list[bytes]:
-        """Images (a Dataset or an array in the data's own units) -> the bytes of one .aegz file,
-        or with per_image a list of files' bytes, one per image."""
-        self._ready()
-        t = self.to_model(x)
-        if per_image:
-            return [self._file(t[i:i + 1]) for i in range(len(t))]
-        return self._file(t)
+    def encode_chunk(self, t: torch.Tensor) -> list:
+        return self.codec.encode(t)
 
-    def _file(self, t: torch.Tensor) -> bytes:
-        enc = Encoder()
-        self.codec.eval()
-        for i in range(0, len(t), CHUNK):
-            for segment in self.codec.encode(t[i:i + CHUNK].to(self.device)):
-                enc.segment(*segment)
-        return aegz.pack(aegz.Header(self.fingerprint, self.shape, len(t)), enc.finish())
-
-    def decompress(self, data: bytes, name: str = "file") -> np.ndarray:
-        """The images of an .aegz file's bytes, in the data's own units (integer data comes back
-        as its integer type); AegzError for any file this run cannot decode."""
-        self._ready()
-        header, payload = aegz.unpack(data, name)
-        if header.fingerprint != self.fingerprint[:aegz.FINGERPRINT_BYTES]:
-            raise aegz.AegzError(f"{name} was written by another model (fingerprint {header.fingerprint.hex()}, "
-                                 f"this run's is {self.fingerprint[:aegz.FINGERPRINT_BYTES].hex()}); decompress it "
-                                 "with the run that compressed it")
-        if header.shape != self.shape:
-            raise aegz.AegzError(f"{name} holds images of shape {header.shape}, this run codes {self.shape}")
-        self.codec.eval()
-        try:
-            dec = Decoder(payload)
-            out = [self.codec.decode(min(CHUNK, header.count - i), dec.segment)
-                   for i in range(0, header.count, CHUNK)]
-        except StreamError as e:
-            raise aegz.AegzError(f"{name}: {e}") from None
-        return self.from_model(torch.cat(out))
-
-    def from_model(self, t: torch.Tensor) -> np.ndarray:
-        x = self.normalizer.inverse(t)
-        dtype = np.dtype(self.config.data_info.get("dtype", "float32"))
-        if np.issubdtype(dtype, np.integer):
-            return np.clip(np.rint(x), np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
-        return x.astype(np.float32)
+    def decode_chunk(self, n: int, next_symbols) -> torch.Tensor:
+        return self.codec.decode(n, next_symbols)
 
     # --- what it says about itself --------------------------------------------------------------
     @staticmethod
@@ -128,8 +80,7 @@ class CodecRun(RunBase):
         sub = ds.subset(np.arange(min(n, len(ds))))
         data = self.compress(sub)
         back = self.decompress(data)
-        x = self.normalizer.to_unit_pixels(sub.x.astype(np.float32))
-        y = self.normalizer.to_unit_pixels(back.astype(np.float32))
+        x, y = self.to_model(sub), self.to_model(back)  # the codec's model units: pixels in [0, 1]
         mse = float(((x - y) ** 2).mean())
         return {"n": len(sub),
                 "bytes_per_image": {"value": len(data) / len(sub), "file_bytes": len(data), "headers": "included"},
@@ -166,9 +117,3 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
 
 RUN_CLASS = CodecRun  # what runs/tasks.py finds here, with `prepare`
 
-
-def read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise aegz.AegzError(f"{path}: cannot be read ({e.strerror})") from None

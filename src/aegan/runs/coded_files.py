@@ -1,0 +1,95 @@
+"""What every run that writes .aegz files shares (`aegan compress` / `decompress`): images in the
+data's own units -> the model's units -> entropy-coded segments in chunks -> one file (aegz.py),
+and back, with the file's fingerprint and shape checked against the run before any decoding.
+
+A run class mixes in CodedFiles and says how to code one chunk: encode_chunk(t) -> segments
+(symbols, table rows, tables) and decode_chunk(n, next_symbols) -> images in model units.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import aegz
+from ..coding import Decoder, Encoder, StreamError
+
+CHUNK = 256  # images per pass through the transforms, the same on both sides of a file
+
+
+class CodedFiles:
+    compress_needs = "a codec run"
+
+    @property
+    def can_compress(self) -> bool:
+        return True
+
+    def check_compressible(self) -> None:
+        """Raise RunError/UsageError when this run cannot code files (yet)."""
+
+    def encode_chunk(self, t: torch.Tensor) -> list:
+        raise NotImplementedError
+
+    def decode_chunk(self, n: int, next_symbols) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def fingerprint(self) -> bytes:
+        return aegz.fingerprint(self.module.state_dict())
+
+    def compress(self, x, per_image: bool = False) -> bytes | list[bytes]:
+        """Images (a Dataset or an array in the data's own units) -> the bytes of one .aegz file,
+        or with per_image a list of files' bytes, one per image."""
+        self.check_compressible()
+        t = self.to_model(x)
+        self.module.eval()
+        if per_image:
+            return [self._file(t[i:i + 1]) for i in range(len(t))]
+        return self._file(t)
+
+    def _file(self, t: torch.Tensor) -> bytes:
+        enc = Encoder()
+        with torch.no_grad():
+            for i in range(0, len(t), CHUNK):
+                for segment in self.encode_chunk(t[i:i + CHUNK].to(self.device)):
+                    enc.segment(*segment)
+        return aegz.pack(aegz.Header(self.fingerprint, self.shape, len(t)), enc.finish())
+
+    def decompress(self, data: bytes, name: str = "file") -> np.ndarray:
+        """The images of an .aegz file's bytes, in the data's own units (integer data comes back
+        as its integer type); AegzError for any file this run cannot decode."""
+        self.check_compressible()
+        header, payload = aegz.unpack(data, name)
+        mine = self.fingerprint[:aegz.FINGERPRINT_BYTES]
+        if header.fingerprint != mine:
+            raise aegz.AegzError(f"{name} was written by another model (fingerprint {header.fingerprint.hex()}, "
+                                 f"this run's is {mine.hex()}); decompress it with the run that compressed it")
+        if header.shape != self.shape:
+            raise aegz.AegzError(f"{name} holds images of shape {header.shape}, this run codes {self.shape}")
+        self.module.eval()
+        try:
+            dec = Decoder(payload)
+            with torch.no_grad():
+                out = [self.decode_chunk(min(CHUNK, header.count - i), dec.segment).cpu()
+                       for i in range(0, header.count, CHUNK)]
+        except StreamError as e:
+            raise aegz.AegzError(f"{name}: {e}") from None
+        return self.from_model(torch.cat(out))
+
+    def from_model(self, t: torch.Tensor) -> np.ndarray:
+        """Decoded images as the compressed ones came: 8-bit pixels (0-255) when the training images
+        were uint8, else floats in the data's own units."""
+        x = self.normalizer.inverse(t)
+        if np.dtype(self.config.data_info.get("dtype", "float32")) == np.uint8:
+            unit = self.normalizer.to_unit_pixels(x).numpy()
+            return np.rint(unit * 255).astype(np.uint8)
+        return np.asarray(x, dtype=np.float32)
+
+
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise aegz.AegzError(f"{path}: cannot be read ({e.strerror})") from None
