@@ -254,3 +254,19 @@ def test_only_codec_and_vqvae_runs_compress(cli, tmp_path):
                     "an ae autoencoder run", "vqvae")
     _one_line_error(cli("train", "vqvae", "--data", "digits", "--code-dim", "10", "--vq-dim", "4", "--out",
                         tmp_path / "v"), 2, "--code-dim 10 is not a multiple of --vq-dim 4")
+
+
+def test_a_single_symbol_table_costs_nothing_and_decodes():
+    """A channel training made constant gets a one-symbol table: constriction cannot code with it,
+    and need not, since the symbol is certain (seen at lambda 0.001 on Fashion-MNIST)."""
+    from aegan.coding import Encoder
+
+    class Rows:
+        def row(self, r):
+            return (np.array([1 << PRECISION]), 3) if r == 0 else (frequencies(np.array([0.25, 0.5, 0.25])), -1)
+
+    symbols = np.array([[3, -1, 3, 1, 3, 0]])
+    rows = np.array([[0, 1, 0, 1, 0, 1]])
+    enc = Encoder()
+    enc.segment(symbols, rows, Rows())
+    assert np.array_equal(Decoder(enc.finish()).segment(rows, Rows()), symbols)

@@ -6,7 +6,9 @@ every machine.
 
 A stream codes segments in order; within a segment, the symbols of each table row are coded
 together (rows in increasing order, symbols in C order), so the decoder, which knows the rows
-(from the model and what it decoded before), reads them back in the same order.
+(from the model and what it decoded before), reads them back in the same order. A row with a
+single symbol (a channel training made constant) costs nothing: that symbol is certain and is not
+coded at all.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class Encoder:
         flat = symbols.reshape(-1)
         for r, idx in _groups(rows):
             freq, offset = tables.row(r)
-            self._coder.encode((flat[idx] - offset).astype(np.int32), _model(freq))
+            if len(freq) > 1:
+                self._coder.encode((flat[idx] - offset).astype(np.int32), _model(freq))
 
     def finish(self) -> bytes:
         return self._coder.get_compressed().astype("<u4").tobytes()
@@ -60,6 +63,9 @@ class Decoder:
             freq, offset = tables.row(r)
             if len(freq) == 0:
                 raise StreamError(f"table row {r} is empty: the model's coding tables were never built")
+            if len(freq) == 1:  # certain: never coded
+                out[idx] = offset
+                continue
             try:
                 out[idx] = self._coder.decode(_model(freq), len(idx)).astype(np.int64) + offset
             except (AssertionError, ValueError, RuntimeError, OverflowError) as e:  # constriction: AssertionError
