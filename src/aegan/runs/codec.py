@@ -21,9 +21,12 @@ from ..models.codec import Codec
 from ..optim import make_optimizer
 from ..train import train_on_loss
 from ..version import __version__
-from .base import Job, RunBase, data_info
+from ..viz import reconstruction_grid, save_png
+from .base import Job, RunBase, Section, data_info
 from .coded_files import CodedFiles
 from .recipe import split_feed, training_feed
+
+GRID_EXAMPLES = 16  # examples in the per-epoch picture
 
 class CodecRun(CodedFiles, RunBase):
     """A trained codec: `compress` images into .aegz bytes, `decompress` them back."""
@@ -73,6 +76,11 @@ class CodecRun(CodedFiles, RunBase):
                                + (f", side information {'x'.join(map(str, c.side_shape))}" if c.hyper else "")),
                 ("tables", "coding tables built" if c.tables_built else "coding tables not built yet")]
 
+    def report_sections(self) -> list[Section]:
+        pics = self.epoch_pictures("recon")
+        return [Section("Decoded images over the epochs", pics, "inputs above, what their files decode to below")] \
+            if pics else []
+
     def evaluation(self, n: int, features: str | None, seed: int) -> dict:
         """Bytes per image of one .aegz file of the first n test images (headers included), and its PSNR."""
         from ..losses import ms_ssim
@@ -106,13 +114,28 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     run = CodecRun(config, codec, normalizer)
     opt = make_optimizer(codec.parameters(), tc.lr, weight_decay=tc.weight_decay)
 
+    shown = x_val if x_val is not None else x_train
+    show = shown.take(torch.arange(min(GRID_EXAMPLES, len(shown))))[0]  # the same examples every epoch
+
+    def pictures(record: dict, path) -> dict:
+        """Inputs above, what a file of them decodes to below (rounded latents), each epoch."""
+        codec.eval()
+        with torch.no_grad():
+            rec = codec.decode_latents(torch.round(codec.g_a(show.to(accel.device))))
+        codec.train()
+        grid = reconstruction_grid(show.cpu(), rec.cpu(), nrow=8)
+        save_png(path / f"recon_epoch{record['epoch']:03d}.png", grid)
+        save_png(path / "recon.png", grid)
+        return {"reconstructions": grid}
+
     def train(ctl, on_epoch, progress):
         history = train_on_loss(codec, x_train, x_val, tc, opt=opt, schedule="step", on_epoch=on_epoch,
                                 progress=progress, control=ctl, accel=accel)
         codec.build_tables()
         return history
 
-    return Job(run, train, lambda: {"optimizer": opt.state_dict()}, annotate=lambda record: codec.build_tables())
+    return Job(run, train, lambda: {"optimizer": opt.state_dict()}, pictures,
+               annotate=lambda record: codec.build_tables())
 
 
 RUN_CLASS = CodecRun  # what runs/tasks.py finds here, with `prepare`

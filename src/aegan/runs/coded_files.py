@@ -4,6 +4,8 @@ and back, with the file's fingerprint and shape checked against the run before a
 
 A run class mixes in CodedFiles and says how to code one chunk: encode_chunk(t) -> segments
 (symbols, table rows, tables) and decode_chunk(n, next_symbols) -> images in model units.
+Coding runs on the CPU, whatever the run trained on: the same arithmetic on both sides of a file
+(GPU kernels may choose another summation order from one call to the next).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class CodedFiles:
         or with per_image a list of files' bytes, one per image."""
         self.check_compressible()
         t = self.to_model(x)
-        self.module.eval()
+        self.module.cpu().eval()
         if per_image:
             return [self._file(t[i:i + 1]) for i in range(len(t))]
         return self._file(t)
@@ -68,7 +70,7 @@ class CodedFiles:
                                  f"this run's is {mine.hex()}); decompress it with the run that compressed it")
         if header.shape != self.shape:
             raise aegz.AegzError(f"{name} holds images of shape {header.shape}, this run codes {self.shape}")
-        self.module.eval()
+        self.module.cpu().eval()
         try:
             dec = Decoder(payload)
             with torch.no_grad():
