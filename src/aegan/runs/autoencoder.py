@@ -22,7 +22,7 @@ from ..train import evaluate, train_on_loss
 from ..viz import grid_image, latent_map_figure, reconstruction_grid, save_png
 from .base import Figure, Job, RunBase, Section, data_info
 from .coded_files import CodedFiles
-from .recipe import split_feed, training_feed
+from .recipe import shown_examples, split_feed, training_feed
 
 GRID_EXAMPLES = 16  # examples in the per-epoch reconstruction picture
 MAP_POINTS = 2000  # test examples in a report's latent map
@@ -212,8 +212,7 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     config = dataclasses.replace(config, data_info=data_info(ds, normalizer), aegan_version=__version__)
     run = AutoencoderRun(config, model, normalizer)
     opt = make_optimizer(model.parameters(), tc.lr, weight_decay=tc.weight_decay)
-    shown = x_val if x_val is not None else x_train
-    show = shown.take(torch.arange(min(GRID_EXAMPLES, len(shown))))[0]  # the same examples every epoch
+    show = shown_examples(x_val, x_train, GRID_EXAMPLES)
 
     def pictures(record: dict, path) -> dict:
         if ds.kind != "image":

@@ -24,7 +24,7 @@ from ..version import __version__
 from ..viz import reconstruction_grid, save_png
 from .base import Job, RunBase, Section, data_info
 from .coded_files import CodedFiles
-from .recipe import split_feed, training_feed
+from .recipe import shown_examples, split_feed, training_feed
 
 GRID_EXAMPLES = 16  # examples in the per-epoch picture
 
@@ -114,8 +114,7 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     run = CodecRun(config, codec, normalizer)
     opt = make_optimizer(codec.parameters(), tc.lr, weight_decay=tc.weight_decay)
 
-    shown = x_val if x_val is not None else x_train
-    show = shown.take(torch.arange(min(GRID_EXAMPLES, len(shown))))[0]  # the same examples every epoch
+    show = shown_examples(x_val, x_train, GRID_EXAMPLES)
 
     def pictures(record: dict, path) -> dict:
         """Inputs above, what a file of them decodes to below (rounded latents), each epoch."""

@@ -127,6 +127,13 @@ def split_feed(feed, tc):
     return feed.subset(perm[:n_val]), feed.subset(perm[n_val:])
 
 
+def shown_examples(x_val, x_train, n: int):
+    """The first n validation examples (training ones without a validation part): what the
+    per-epoch pictures show, the same every epoch."""
+    shown = x_val if x_val is not None else x_train
+    return shown.take(torch.arange(min(n, len(shown))))[0]
+
+
 def training_feed(ds: Dataset, normalizer: Normalizer, tc, accel: Accel, labels: bool = False):
     """The training data in model units as a feed (data/feed.py): one tensor on the training
     device, or, for data read lazily from disk, batches read and normalised by tc.workers
