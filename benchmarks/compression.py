@@ -18,7 +18,7 @@ from rate_distortion import (JPEG_QUALITIES, WEBP_QUALITIES, bd_rate, bytes_at, 
                              pillow_points, psnr, quantised_lzma)
 
 # the lambdas `aegan train codec --help` documents, low rate to high
-CODEC_LAMBDAS = (0.001, 0.003, 0.01, 0.03, 0.1)
+CODEC_LAMBDAS = (0.001, 0.003, 0.01, 0.03)
 QUICK_LAMBDAS = (0.003, 0.03)
 TARGET_RANGE = (22.0, 32.0)
 TARGET_BD = -40.0
@@ -94,7 +94,7 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
         return out
 
     for prior in ("hyperprior", "factorized"):
-        lambdas = QUICK_LAMBDAS if quick else (CODEC_LAMBDAS if prior == "hyperprior" else CODEC_LAMBDAS[1::2][:2])
+        lambdas = QUICK_LAMBDAS if quick else (CODEC_LAMBDAS if prior == "hyperprior" else CODEC_LAMBDAS[1::2])
         label = f"aegan codec, {prior}"
         curves[label] = []
         for lam in lambdas:
