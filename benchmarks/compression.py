@@ -64,7 +64,7 @@ def quantised_ae_points(run_dir: Path, x: np.ndarray, steps=(0.25, 0.5, 1.0, 2.0
     for s in steps:
         t0 = time.perf_counter()
         size, zq = quantised_lzma(z / sd, s)
-        y = np.clip(np.rint(run.decode(zq * sd)[:, 0]), 0, 255)
+        y = np.clip(np.rint(run.decode(zq * sd)[:, 0] * 255), 0, 255)  # decode gives pixels in [0, 1]
         points.append({"quality": f"step {s:g}", "bytes": (size + 4 * len(sd)) / len(x), "psnr": psnr(x, y),
                        "ms_ssim": _ms_ssim(x, y), "images_per_s": len(x) / (time.perf_counter() - t0)})
     return points
