@@ -148,8 +148,9 @@ class CodecConfig:
     prior: str = _f("hyperprior", "entropy model of the latents: factorized (Balle et al. 2017) or hyperprior "
                                   "(a scale hyperprior, Balle et al. 2018)", choices=("factorized", "hyperprior"))
     lmbda: float = _f(0.01, "rate-distortion trade-off: the loss is lambda * 255^2 * distortion + bits per pixel; "
-                            "larger: better pictures, bigger files (Fashion-MNIST, MSE: 0.003 ~ 22 dB, "
-                            "0.01 ~ 25 dB, 0.03 ~ 28 dB, 0.1 ~ 31 dB)", flag="lambda")
+                            "larger: better pictures, bigger files (Fashion-MNIST test set, hyperprior, 8 epochs: "
+                            "0.001 -> 32 bytes per image at 21.9 dB, 0.003 -> 59 B at 24.6 dB, 0.01 -> 110 B at "
+                            "26.4 dB, 0.03 -> 172 B at 27.0 dB)", flag="lambda")
     distortion: str = _f("mse", "what lambda weighs: mse, or ms-ssim (1 - MS-SSIM)", choices=("mse", "ms-ssim"))
     decoder_input: str = _f("round", "what the synthesis transform sees in training: round (the rounded latent, "
                                      "gradients passed straight through: what it sees in a file) or noise (the "
