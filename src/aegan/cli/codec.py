@@ -50,7 +50,7 @@ def cmd_compress(args) -> int:
     run = open_coder(args.run)
     out = Path(args.out)
     if args.per_image:
-        _check_folder(out, args.overwrite)
+        _check_folder(out, args.overwrite, aegz.SUFFIX)
     else:
         from ..checkpoint import check_output_file
         out = check_output_file(out, args.overwrite, (aegz.SUFFIX,))
@@ -72,12 +72,13 @@ def cmd_compress(args) -> int:
     return 0
 
 
-def _check_folder(out: Path, overwrite: bool) -> None:
-    from .. import aegz
+def _check_folder(out: Path, overwrite: bool, suffix: str) -> None:
+    """--out as a folder of `suffix` files: not a file, not holding such files unless --overwrite."""
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; with --per-image expected a folder for the .aegz files")
-    if out.is_dir() and any(out.glob(f"*{aegz.SUFFIX}")) and not overwrite:
-        raise UsageError(f"--out {out} already holds .aegz files; pass --overwrite to replace them")
+        raise UsageError(f"--out {out} is a file; expected a folder for the {suffix} files (or a file name with "
+                         "a suffix)")
+    if out.is_dir() and any(out.glob(f"*{suffix}")) and not overwrite:
+        raise UsageError(f"--out {out} already holds {suffix} files; pass --overwrite to replace them")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: folder {out.parent} does not exist; create it first")
 
@@ -109,7 +110,7 @@ def cmd_decompress(args) -> int:
     out = Path(args.out)
     folder = out.suffix == ""
     if folder:
-        _check_folder_png(out, args.overwrite)
+        _check_folder(out, args.overwrite, ".png")
     else:
         out = check_output_file(out, args.overwrite, (".npy", ".png"))
     files = _inputs(args.files)
@@ -127,15 +128,6 @@ def cmd_decompress(args) -> int:
     size = sum(f.stat().st_size for f in files)
     print(f"wrote {out}: {len(x)} images of shape {tuple(x.shape[1:])} from {len(files)} file(s), {size} bytes")
     return 0
-
-
-def _check_folder_png(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file without a suffix; expected images.npy, grid.png or a folder")
-    if out.is_dir() and any(out.glob("*.png")) and not overwrite:
-        raise UsageError(f"--out {out} already holds .png files; pass --overwrite to replace them")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out {out}: folder {out.parent} does not exist; create it first")
 
 
 def _picture(run, image):

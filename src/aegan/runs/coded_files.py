@@ -22,8 +22,6 @@ CHUNK = 256  # images per pass through the transforms, the same on both sides of
 
 
 class CodedFiles:
-    compress_needs = "a codec run"
-
     @property
     def can_compress(self) -> bool:
         return True
