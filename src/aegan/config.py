@@ -1,4 +1,4 @@
-"""Configuration dataclasses, their JSON round trip, and the CLI flags derived from them.
+"""Configuration dataclasses and their JSON round trip (cli/flags.py makes the CLI flags from them).
 
 Each field's `metadata["help"]` is its command-line help; the flag is the field name with
 dashes (`code_dim` -> `--code-dim`). A run's config.json holds everything needed to rebuild
@@ -7,7 +7,6 @@ its model: these dataclasses plus the data's shape and normalisation.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import typing
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .errors import RunError, UsageError, check_all
 from .gan_losses import GAN_LOSSES
+from .space import Choice, Range
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "test", "all")  # of a dataset (data/base.py)
@@ -31,9 +31,12 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _f(default, help: str, choices=None, flag: str | None = None, **kw):
-    """A config field; `flag`: its command-line name when not the field's own (--lambda: lmbda)."""
+def _f(default, help: str, choices=None, flag: str | None = None, tune: Range | Choice | None = None, **kw):
+    """A config field; `flag`: its command-line name when not the field's own (--lambda: lmbda);
+    `tune`: the range `aegan tune` searches when the command line leaves the field free."""
     meta = {"help": help}
+    if tune is not None:
+        meta["tune"] = tune
     if flag is not None:
         meta["flag"] = flag
     if choices is not None:
@@ -83,30 +86,37 @@ class ModelConfig:
     family: str = _f("ae", "model family", choices=tuple(FAMILIES))
     arch: str = _f("mlp", "body: mlp (any data) or conv (images)", choices=("mlp", "conv"))
     code_dim: typing.Optional[int] = _f(None, "size of the code (latent) vector (default: 32 for images; for a "
-                                              "table of D columns D/4, between 2 and 32)")
+                                              "table of D columns D/4, between 2 and 32)",
+                                        tune=Range(2, 64, log=True, integer=True))
     hidden: typing.Optional[tuple[int, ...]] = _f(None, "mlp hidden layer sizes, encoder side, e.g. 512,256 "
                                                         "(default: 512,256 for images; 2D,D for a table of D "
-                                                        "columns, within 16-512 and 8-256)")
-    conv_channels: tuple[int, ...] = _f((32, 64, 128), "conv channels per stride-2 stage, e.g. 32,64,128")
+                                                        "columns, within 16-512 and 8-256)",
+                                                 tune=Choice(((128,), (256, 128), (512, 256), (1024, 512)),
+                                                             when=("arch", "mlp")))
+    conv_channels: tuple[int, ...] = _f((32, 64, 128), "conv channels per stride-2 stage, e.g. 32,64,128",
+                                        tune=Choice(((16, 32, 64), (32, 64, 128), (64, 128, 256)), when=("arch", "conv")))
     output: str = _f("auto", "decoder output activation; auto: sigmoid for [0,1] images, tanh for [-1,1], "
                              "identity for tables", choices=("auto", "identity", "sigmoid", "tanh"))
     noise: str = _f("gaussian", "dae corruption: gaussian (additive) or mask (zero a fraction of inputs)",
                     choices=("gaussian", "mask"))
-    noise_level: float = _f(0.2, "dae corruption strength: Gaussian std (model units) or mask probability")
-    sparsity: float = _f(1e-3, "sparse: weight of the L1 penalty on the code")
-    beta: float = _f(1.0, "vae: weight of the KL term (beta-VAE)")
+    noise_level: float = _f(0.2, "dae corruption strength: Gaussian std (model units) or mask probability",
+                            tune=Range(0.05, 0.5))
+    sparsity: float = _f(1e-3, "sparse: weight of the L1 penalty on the code", tune=Range(1e-5, 1e-1, log=True))
+    beta: float = _f(1.0, "vae: weight of the KL term (beta-VAE)", tune=Range(0.25, 4.0, log=True))
     likelihood: str = _f("gaussian", "vae decoder likelihood: gaussian (learned variance) or bernoulli "
                                      "([0,1] data)", choices=("gaussian", "bernoulli"))
-    codebook_size: int = _f(256, "vqvae: entries in the codebook (each position's code is one of them)")
+    codebook_size: int = _f(256, "vqvae: entries in the codebook (each position's code is one of them)",
+                            tune=Choice((64, 128, 256, 512)))
     vq_dim: int = _f(4, "vqvae: values per quantised vector; the code holds code_dim / vq_dim of them")
-    commitment: float = _f(0.25, "vqvae: weight of the commitment loss (beta of the paper)")
+    commitment: float = _f(0.25, "vqvae: weight of the commitment loss (beta of the paper)",
+                            tune=Range(0.05, 1.0, log=True))
 
 
 @dataclass
 class GANConfig:
     """A GAN; None means: pick the default for this loss and data (models/gan.py: resolve)."""
 
-    loss: str = _f("ns", "GAN loss", choices=tuple(GAN_LOSSES))
+    loss: str = _f("ns", "GAN loss", choices=tuple(GAN_LOSSES), tune=Choice(("ns", "hinge", "lsgan")))
     arch: typing.Optional[str] = _f(None, "mlp or dcgan (default: dcgan for images, mlp for tables)",
                                     choices=("mlp", "dcgan"))
     z_dim: typing.Optional[int] = _f(None, "size of the noise vector z (default: 64 for images; for tables the "
@@ -124,8 +134,10 @@ class GANConfig:
     lr_decay: typing.Optional[str] = _f(None, "learning-rate schedule of G and D: constant, or linear decay to 0 "
                                               "by the last step (default: linear for tables and 2-D toys, "
                                               "constant for images)", choices=("constant", "linear"))
-    lr_g: typing.Optional[float] = _f(None, "generator learning rate (default: the loss's paper)")
-    lr_d: typing.Optional[float] = _f(None, "discriminator learning rate (default: the loss's paper)")
+    lr_g: typing.Optional[float] = _f(None, "generator learning rate (default: the loss's paper)",
+                                      tune=Range(2e-5, 1e-3, log=True))
+    lr_d: typing.Optional[float] = _f(None, "discriminator learning rate (default: the loss's paper)",
+                                      tune=Range(2e-5, 1e-3, log=True))
     betas_g: typing.Optional[tuple[float, ...]] = _f(None, "generator Adam betas, e.g. 0.5,0.999")
     betas_d: typing.Optional[tuple[float, ...]] = _f(None, "discriminator Adam betas, e.g. 0.5,0.999")
     clip: typing.Optional[float] = _f(None, "wgan weight clipping bound (default 0.01)")
@@ -156,8 +168,8 @@ class CodecConfig:
                                      "gradients passed straight through: what it sees in a file) or noise (the "
                                      "noisy latent the rate is measured on, as in Balle et al.)",
                             choices=("round", "noise"))
-    hidden_channels: int = _f(32, "channels of the transforms' hidden layers (N)")
-    latent_channels: int = _f(32, "channels of the latent (M)")
+    hidden_channels: int = _f(32, "channels of the transforms' hidden layers (N)", tune=Choice((32, 64, 128)))
+    latent_channels: int = _f(32, "channels of the latent (M)", tune=Choice((16, 32, 64)))
 
     stages: int = _f(3, "stride-2 stages of the analysis transform (28 x 28 -> 4 x 4 with 3)")
 
@@ -165,8 +177,8 @@ class CodecConfig:
 @dataclass
 class TrainConfig:
     epochs: int = _f(10, "passes over the training data")
-    batch_size: int = _f(128, "examples per step")
-    lr: float = _f(1e-3, "Adam learning rate")
+    batch_size: int = _f(128, "examples per step", tune=Choice((32, 64, 128, 256)))
+    lr: float = _f(1e-3, "Adam learning rate", tune=Range(1e-4, 1e-2, log=True))
     weight_decay: float = _f(0.0, "Adam weight decay (L2)")
     val_split: float = _f(0.1, "fraction of the training data held out for validation (0 for none)")
     patience: int = _f(0, "early stopping: stop after N epochs without a better validation loss (0: off)")
@@ -260,76 +272,6 @@ def _from_dict(cls, d: dict, where: str):
         if choices and getattr(obj, k) not in choices and not (getattr(obj, k) is None and f.default is None):
             raise RunError(f"{where}.{k} = {getattr(obj, k)!r} is not one of {list(choices)}")
     return obj
-
-
-# --- CLI flags from dataclass fields ---------------------------------------------------
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers (e.g. 0.5,0.999)") from None
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not on/off")
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers (e.g. 512,256)") from None
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected positive sizes, e.g. 512,256")
-    return vals
-
-
-def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), base=None,
-              note: str | None = None) -> None:
-    """Add one `--flag` per dataclass field; defaults are None so presets can tell what was given.
-    The help shows the defaults of `base` (what the command really starts from; default: the
-    dataclass's), or, with `note`, that note above the group instead of per-flag defaults."""
-    hints = typing.get_type_hints(cls)
-    group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options", note)
-    for f in fields(cls):
-        if f.name in skip:
-            continue
-        tp = hints[f.name]
-        origin = typing.get_origin(tp)
-        if origin is typing.Union:
-            tp = next(a for a in typing.get_args(tp) if a is not type(None))
-        if typing.get_origin(tp) is tuple:
-            conv = _float_list if typing.get_args(tp)[0] is float else _int_list
-        else:
-            conv = _bool if tp is bool else tp
-        default = getattr(base, f.name) if base is not None else \
-            f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if note:
-            default = None  # the note says what the defaults are
-        flag = "--" + f.metadata.get("flag", f.name.replace("_", "-"))
-        if tp is bool and default is False:  # a switch
-            group.add_argument(flag, dest=f"{cls.__name__}.{f.name}",
-                               action="store_const", const=True, default=None, help=f.metadata["help"])
-            continue
-        group.add_argument(flag, dest=f"{cls.__name__}.{f.name}", type=conv,
-                           default=None, choices=f.metadata.get("choices"),
-                           metavar=None if f.metadata.get("choices") else ("on|off" if tp is bool else f.name.upper()),
-                           help=f.metadata["help"] + ("" if default in (None, "") or "default" in f.metadata["help"]
-                                                      else f" (default: {shown})"))
-
-
-def from_flags(args: argparse.Namespace, cls, base=None):
-    """Build `cls` from parsed flags on top of `base` (defaults or a preset)."""
-    obj = base if base is not None else cls()
-    given = {f.name: getattr(args, f"{cls.__name__}.{f.name}") for f in fields(cls)
-             if getattr(args, f"{cls.__name__}.{f.name}", None) is not None}
-    return dataclasses.replace(obj, **given)
 
 
 def apply_preset(name: str | None, model, train: TrainConfig, presets: dict = PRESETS) -> tuple:

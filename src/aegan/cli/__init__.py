@@ -1,7 +1,7 @@
 """The `aegan` command. Thin: parse, call the library, print. User errors print one line and
 exit 2 (usage) or 1 (runtime); `--debug` shows the traceback. Each group of commands is a module
 here with its parsers and commands: train.py, use.py (sample, encode, ...), inspect.py (info,
-data, evaluate, report), anomaly.py, codec.py (compress, decompress)."""
+data, evaluate, report), anomaly.py, codec.py (compress, decompress), tune.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 
 from ..errors import AeganError, UsageError
 from ..version import __version__
-from . import anomaly, codec, inspect, train, use
+from . import anomaly, codec, inspect, train, tune, use
 from .flags import Parser
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     use.add_parsers(sub)
     anomaly.add_parsers(sub)
     codec.add_parsers(sub)
+    tune.add_parsers(sub)
     return parser
 
 

@@ -7,10 +7,10 @@ import dataclasses
 import json
 from shlex import quote
 
-from ..config import (ANOMALY_SCORES, DEFAULT_CONTAMINATION, DEFAULT_SCORE, DataConfig, ModelConfig, TrainConfig,
-                      add_flags, from_flags)
+from ..config import ANOMALY_SCORES, DEFAULT_CONTAMINATION, DEFAULT_SCORE, DataConfig, ModelConfig, TrainConfig
 from ..errors import UsageError
-from .flags import Parser, command, common, data_flags, load_data, out_flags, rows_note, run_folder_flags
+from .flags import (Parser, add_flags, command, common, data_flags, from_flags, load_data, out_flags, rows_note,
+                    run_folder_flags)
 
 
 # torch and scikit-learn load with the commands that need them (inside them), so that --help and

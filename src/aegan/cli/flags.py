@@ -1,11 +1,15 @@
 """What the commands share: the parser class, flags declared once (data, --out/--overwrite,
---debug), reading the data a command names and opening a run folder of the kind it needs."""
+--debug), the flags made from config dataclass fields (`add_flags`, `from_flags`), reading the
+data a command names and opening a run folder of the kind it needs."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
+from dataclasses import fields
 
-from ..config import SPLITS, DataConfig, add_flags, from_flags
+from ..config import SPLITS, DataConfig
 from ..errors import UsageError, a
 
 # torch and scikit-learn load with the commands that need them (inside them), so that --help and
@@ -86,3 +90,73 @@ def open_run(path: str, task: str):
     if run.label != task:
         raise UsageError(f"{path} holds {a(run.label)} run, but this command needs {a(task)} run; {run.commands}")
     return run
+
+
+# --- CLI flags from dataclass fields ---------------------------------------------------
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers (e.g. 0.5,0.999)") from None
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not on/off")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers (e.g. 512,256)") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected positive sizes, e.g. 512,256")
+    return vals
+
+
+def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), base=None,
+              note: str | None = None) -> None:
+    """Add one `--flag` per dataclass field; defaults are None so presets can tell what was given.
+    The help shows the defaults of `base` (what the command really starts from; default: the
+    dataclass's), or, with `note`, that note above the group instead of per-flag defaults."""
+    hints = typing.get_type_hints(cls)
+    group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options", note)
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        tp = hints[f.name]
+        origin = typing.get_origin(tp)
+        if origin is typing.Union:
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        if typing.get_origin(tp) is tuple:
+            conv = _float_list if typing.get_args(tp)[0] is float else _int_list
+        else:
+            conv = _bool if tp is bool else tp
+        default = getattr(base, f.name) if base is not None else \
+            f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if note:
+            default = None  # the note says what the defaults are
+        flag = "--" + f.metadata.get("flag", f.name.replace("_", "-"))
+        if tp is bool and default is False:  # a switch
+            group.add_argument(flag, dest=f"{cls.__name__}.{f.name}",
+                               action="store_const", const=True, default=None, help=f.metadata["help"])
+            continue
+        group.add_argument(flag, dest=f"{cls.__name__}.{f.name}", type=conv,
+                           default=None, choices=f.metadata.get("choices"),
+                           metavar=None if f.metadata.get("choices") else ("on|off" if tp is bool else f.name.upper()),
+                           help=f.metadata["help"] + ("" if default in (None, "") or "default" in f.metadata["help"]
+                                                      else f" (default: {shown})"))
+
+
+def from_flags(args: argparse.Namespace, cls, base=None):
+    """Build `cls` from parsed flags on top of `base` (defaults or a preset)."""
+    obj = base if base is not None else cls()
+    given = {f.name: getattr(args, f"{cls.__name__}.{f.name}") for f in fields(cls)
+             if getattr(args, f"{cls.__name__}.{f.name}", None) is not None}
+    return dataclasses.replace(obj, **given)

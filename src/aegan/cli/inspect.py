@@ -17,8 +17,9 @@ from .flags import command, data_flags, load_data, out_flags
 def add_parsers(sub) -> None:
     p = command(sub, "report", "one self-contained HTML page per run (several runs: side by side)", cmd_report,
                 examples=("aegan report runs/ae                        # runs/ae/report.html",
-                          "aegan report runs/ae runs/vae --out both.html   # side by side"))
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
+                          "aegan report runs/ae runs/vae --out both.html   # side by side",
+                          "aegan report studies/ae                     # a study of aegan tune"))
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s), or one study folder of aegan tune")
     out_flags(p, "report.html (default: RUN/report.html, replaced each time)", required=False)
     p.add_argument("--data", help="where the (first) run's data is now, if it was moved")
 
@@ -74,6 +75,15 @@ def cmd_report(args) -> int:
     from ..checkpoint import check_output_file
     from ..report import build_report
     from ..runs.registry import load
+    from ..tuning.report import build_study_report, is_study
+    if is_study(args.runs[0]):
+        if len(args.runs) > 1:
+            raise UsageError(f"{args.runs[0]} is a study; report it alone (aegan report {args.runs[0]})")
+        out = check_output_file(args.out or (Path(args.runs[0]) / "report.html"), args.overwrite or not args.out,
+                                (".html",))
+        build_study_report(args.runs[0], out)
+        print(f"wrote {out}: open it in a browser")
+        return 0
     runs = [load(p) for p in args.runs]  # a missing run is the error to report, before --out
     runs[0].data_override = args.data
     out = check_output_file(args.out or (Path(args.runs[0]) / "report.html"), args.overwrite or not args.out,

@@ -57,7 +57,9 @@ class VAE(Autoencoder):
         with torch.no_grad():
             x_hat = torch.sigmoid(pre) if self.cfg.likelihood == "bernoulli" else self.out_act(pre)
             mse = losses.mse(x_hat, x)
-        return {"loss": recon + self.cfg.beta * kl, "recon": recon, "kl": kl, "mse": mse}
+        # nelbo: the negative ELBO whatever beta (what aegan tune compares across betas)
+        return {"loss": recon + self.cfg.beta * kl, "recon": recon, "kl": kl, "mse": mse,
+                "nelbo": (recon + kl).detach()}
 
     @torch.no_grad()
     def elbo(self, x: torch.Tensor, samples: int = 1) -> torch.Tensor:

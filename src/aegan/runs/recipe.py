@@ -30,16 +30,18 @@ from .base import Job, RunBase
 
 def fit_run(prepare: Callable[[Dataset, RunConfig, Accel], Job], ds: Dataset, config: RunConfig,
             out: str | Path | None = None, *, overwrite: bool = False, progress: bool = True,
-            resume: bool = False) -> RunBase:
+            resume: bool = False, observe: Callable[[dict, RunBase], None] | None = None) -> RunBase:
     """Train the run `prepare` makes of `config` on `ds`; with `out`, write a run folder as it goes
-    (with `resume`, continue the one there from its newest checkpoint)."""
+    (with `resume`, continue the one there from its newest checkpoint). `observe(record, run)` sees
+    each epoch's record once it is kept (and written); an exception it raises ends training
+    there (aegan tune prunes a trial so)."""
     validate_train(config.train)
     threads = config.train.threads or env_threads() or torch.get_num_threads()
     before = torch.get_num_threads()
     torch.set_num_threads(threads)  # weights depend on it: recorded, and used again on resume
     try:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, threads=threads))
-        return _fit(prepare, ds, config, out, overwrite, progress, resume)
+        return _fit(prepare, ds, config, out, overwrite, progress, resume, observe)
     finally:
         torch.set_num_threads(before)
 
@@ -54,7 +56,8 @@ def env_threads() -> int | None:
     return int(text)
 
 
-def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress: bool, resume: bool) -> RunBase:
+def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress: bool, resume: bool,
+         observe) -> RunBase:
     tc = config.train
     accel = Accel.from_config(tc)
     torch.manual_seed(tc.seed)
@@ -69,13 +72,14 @@ def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress
         if job.annotate is not None:
             job.annotate(record)
         history.append(record)
-        if run.path is None:
-            return
-        checkpoint.append_jsonl(run.path / checkpoint.METRICS, record)
-        checkpoint.save_weights(run.path / checkpoint.WEIGHTS, run.module)
-        pictures = job.pictures(record, run.path) if job.pictures is not None else {}
-        loss_curves(history, run.path / "loss.png", title=run.title)
-        tb.epoch(record, pictures)
+        if run.path is not None:
+            checkpoint.append_jsonl(run.path / checkpoint.METRICS, record)
+            checkpoint.save_weights(run.path / checkpoint.WEIGHTS, run.module)
+            pictures = job.pictures(record, run.path) if job.pictures is not None else {}
+            loss_curves(history, run.path / "loss.png", title=run.title)
+            tb.epoch(record, pictures)
+        if observe is not None:
+            observe(record, run)
 
     with finishing(run.path, tb):
         run.history = job.train(ctl, on_epoch, progress)

@@ -38,7 +38,9 @@ def load(path: str | Path) -> RunBase:
 
 
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
-        progress: bool = True, resume: bool = False) -> RunBase:
+        progress: bool = True, resume: bool = False, observe=None) -> RunBase:
     """Train a run of `config` (its task: an autoencoder by default) on `ds`; with `out`, write a
-    run folder as it goes, or with `resume` continue the one there from its newest checkpoint."""
-    return fit_run(task_of(config).prepare, ds, config, out, overwrite=overwrite, progress=progress, resume=resume)
+    run folder as it goes, or with `resume` continue the one there from its newest checkpoint.
+    `observe(record, run)`: called with each epoch's record (runs/recipe.py)."""
+    return fit_run(task_of(config).prepare, ds, config, out, overwrite=overwrite, progress=progress, resume=resume,
+                   observe=observe)
