@@ -29,6 +29,7 @@ import aegan  # noqa: E402
 from aegan.data import load_dataset  # noqa: E402
 from compression import compression_section  # noqa: E402
 from speed import speed_section  # noqa: E402
+from tuning import tuning_section  # noqa: E402
 
 # (label, aegan train arguments, every code size?); models not run at every size run at code 32 only
 AE_MODELS = [
@@ -371,12 +372,14 @@ def anomaly_section(quick: bool, workdir: Path) -> list[str]:
 
 
 SECTIONS = {"autoencoders": autoencoders_section, "toy": toy_section, "gan-images": gan_images_section,
-            "anomaly": anomaly_section, "compression": compression_section, "speed": speed_section}
+            "anomaly": anomaly_section, "compression": compression_section, "tuning": tuning_section,
+            "speed": speed_section}
 
 
 HEADINGS = {"## Autoencoders on Fashion-MNIST": "autoencoders", "## GANs on the 2-D mixtures": "toy",
             "## GAN samples on Fashion-MNIST": "gan-images", "## Anomaly detection": "anomaly",
-            "## Compression on Fashion-MNIST": "compression", "## Speed and scale": "speed"}
+            "## Compression on Fashion-MNIST": "compression", "## Tuning on Fashion-MNIST": "tuning",
+            "## Speed and scale": "speed"}
 
 
 def _read_sections(path: Path) -> dict[str, list[str]]:

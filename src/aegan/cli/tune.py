@@ -55,7 +55,7 @@ def add_parsers(sub) -> None:
             g.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
             g.add_argument("--pruner", choices=("median", "halving", "hyperband", "none"), default="median",
                            help="stop poor trials early from their per-epoch values: median (Optuna's median rule, "
-                                "after 5 trials; default), halving (successive halving, keep the best third), "
+                                "after 5 trials; default), halving (successive halving: the best quarter goes on), "
                                 "hyperband, none")
             g.add_argument("--storage", metavar="URL", help="keep the study in a database (sqlite:///study.db, "
                                                             "postgresql://user:pass@host/db) so processes on several "

@@ -16,8 +16,9 @@ def _value(v) -> str:
     return f"{v:.5g}" if isinstance(v, float) else str(v)
 
 
-def _params(params: dict) -> str:
-    return " ".join(f"{k}={_value(v)}" for k, v in params.items())
+def _params(params: dict, order=()) -> str:
+    keys = [k for k in order if k in params] + [k for k in params if k not in order]
+    return " ".join(f"{k}={_value(params[k])}" for k in keys)
 
 
 def _best(study):
@@ -43,7 +44,7 @@ def trial_line(study, t, spec: StudySpec) -> str:
     shown = f"best {_value(best.value)} (trial {best.number})" if best is not None else "no best yet"
     done = len(finished(study))
     time = f"  {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
-    return f"trial {t.number:>3} [{done}/{spec.trials}]  {_params(t.params)}  ->  {what}  |  {shown}{time}"
+    return f"trial {t.number:>3} [{done}/{spec.trials}]  {_params(t.params, spec.space)}  ->  {what}  |  {shown}{time}"
 
 
 def top_rows(study, spec: StudySpec, n: int = TOP) -> list[list]:
@@ -51,7 +52,8 @@ def top_rows(study, spec: StudySpec, n: int = TOP) -> list[list]:
     from optuna.trial import TrialState
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
     done.sort(key=lambda t: t.value, reverse=spec.direction == "maximize")
-    return [[t.number, t.value, t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""), _params(t.params)]
+    return [[t.number, t.value, t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""),
+             _params(t.params, spec.space)]
             for t in done[:n]]
 
 

@@ -235,7 +235,7 @@ def make_pruner(spec: StudySpec):
     import optuna
     epochs = spec.config["train"]["epochs"]
     return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
-            "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+            "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=4),
             "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs,
                                                                 reduction_factor=3),
             "none": lambda: optuna.pruners.NopPruner()}[spec.pruner]()
