@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.aegan-installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test bench bench-quick data browser readme-pictures clean
+.PHONY: demo test bench bench-quick data browser postgres readme-pictures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ data:
 browser:
 	@sh scripts/get-browser.sh
 
+# PostgreSQL for the test of a tuning study shared through a database, the same way.
+postgres:
+	@sh scripts/get-postgres.sh
+
 demo: $(STAMP) data
 	@sh scripts/demo.sh
 
-test: $(STAMP) data browser
+test: $(STAMP) data browser postgres
 	$(PY) -m pytest -q -rs
 
 # the README's pictures, from the latest `make demo`
