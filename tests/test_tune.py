@@ -45,7 +45,7 @@ def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
 
 def test_tiny_study_beats_its_first_trial_and_best_json_trains_as_it_is(cli, tmp_path):
     out = tmp_path / "study"
-    r = cli("tune", "ae", *TINY, "--epochs", "2", "--trials", "6", "--pruner", "none", "--out", out)
+    r = cli("tune", "ae", *TINY, "--epochs", "1", "--trials", "6", "--pruner", "none", "--out", out)
     assert r.code == 0, r.err
     assert r.out.count("trial ") >= 6 and "best: trial" in r.out and "aegan train --config" in r.out
     spec, study = study_of(out)
@@ -115,6 +115,25 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
     params = [tuple(sorted(t.params.items())) for t in finished]
     assert len(set(params)) == len(params)  # no finished trial repeated
     assert sorted(trials) == list(range(len(trials)))
+
+
+def test_ctrl_c_stops_the_study_and_resume_runs_the_cut_off_trial_again(tmp_path):
+    out = tmp_path / "study"
+    proc = aegan_proc("tune", "ae", *SLOW, "--trials", "3", "--pruner", "none", "--out", out)
+    wait_for(out / "trials" / "0001" / "metrics.jsonl", proc)
+    proc.send_signal(signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, text
+    assert "aegan tune --resume" in text and "Traceback" not in text
+    _, study = study_of(out)
+    assert states(study)[1] == "FAIL" and len(study.trials) == 3  # the third: trial 1 queued again
+    r = subprocess.run([sys.executable, "-m", "aegan", "tune", "--resume", str(out)], capture_output=True, text=True,
+                       env={**os.environ, "AEGAN_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    _, study = study_of(out)
+    retried = [t for t in study.trials if t.user_attrs.get("retry_of") == 1]
+    assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
+    assert retried[0].params == study.trials[1].params
 
 
 def _two_workers(out: Path, first: list, trials: int) -> tuple[str, str]:
@@ -228,6 +247,9 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, monkeypatch, ar
     ('{"lr": [1, 2]}', "expected"),
     ('{"lr": ', "not valid JSON"),
     ('[1, 2]', "expected an object"),
+    ('{"hidden": {"low": 1, "high": 4}}', "hidden is not a number; give its values as choices"),
+    ('{"batch_size": {"choices": [32, "big"]}}', 'the choice "big" is not a whole number'),
+    ('{"sparsity": {"low": 0.1, "high": 1}}', "'sparsity' is not a setting of ae"),
 ])
 def test_bad_space_file(cli, tmp_path, monkeypatch, text, message):
     monkeypatch.chdir(tmp_path)

@@ -126,11 +126,35 @@ def merged(space: dict, overrides: dict, known: dict[str, type], family: str, wh
         spec = parse_entry(name, entry, where)
         if spec is None:
             out.pop(name, None)
-        else:
-            if isinstance(spec, Range) and known[name] is int and not spec.integer:
+            continue
+        kind = known[name]
+        if isinstance(spec, Range):
+            if kind not in (int, float):
+                example = "[[256], [512, 256]]" if kind is tuple else '["a", "b"]'
+                raise UsageError(f"{where}: {name} is not a number; give its values as choices, e.g. "
+                                 f'{{"choices": {example}}}')
+            if kind is int and not spec.integer:
                 spec = dataclasses.replace(spec, integer=True)
-            out[name] = spec
+        else:
+            wrong = next((v for v in spec.values if not _fits(v, kind)), None)
+            if wrong is not None:
+                raise UsageError(f"{where}: {name}: the choice {json.dumps(wrong)} is not a {_KINDS.get(kind, kind)}")
+        out[name] = spec
     return out
+
+
+_KINDS = {int: "whole number", float: "number", str: "word", bool: "true or false", tuple: "list of sizes"}
+
+
+def _fits(value, kind) -> bool:
+    """Whether a choice from a file has the type of its setting."""
+    if kind is tuple:
+        return isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
 
 
 def from_dict(d: dict) -> dict[str, Range | Choice]:

@@ -62,8 +62,9 @@ def add_parsers(sub) -> None:
                                                             "machines share it (default: STUDY/journal.log)")
             g.add_argument("--study-name", help="the study's name in --storage (default: the folder's name and a "
                                                 "random suffix)")
-            g.add_argument("--features", metavar="RUN", help="gan: the feature network of the FCD (default: the one "
-                                                             "shipped for the data)")
+            if name == "gan":
+                g.add_argument("--features", metavar="RUN", help="the feature network of the FCD (default: the one "
+                                                                 "shipped for the data)")
             run_flags(p, task, name)
 
 
@@ -88,16 +89,18 @@ def _check_counts(args) -> None:
 def cmd_tune(args) -> int:
     from ..space import read_overrides
     from ..tuning import objectives, study as st
+    from ..tuning.spaces import space_for
     _check_counts(args)
     overrides = read_overrides(args.space) if args.space else None  # a bad file: refused before any data is read
     if args.storage and "://" not in args.storage:
         raise UsageError(f"--storage {args.storage} is not a database URL; expected e.g. sqlite:///study.db or "
                          "postgresql://user:password@host/dbname")
+    st.check_folder(args.out, args.overwrite)  # before reading any data
     base, ds = run_config(args)
     base = _absolute_data(base)
     given = given_settings(args, TASKS[args.task])
     where = f"--space {args.space}" if args.space else "search space"
-    space, sections = st.space_for(args.family, base, given, overrides, where)
+    space, sections = space_for(args.family, base, given, overrides, where)
     if not space:
         raise UsageError("nothing left to search: every setting of the search space is fixed on the command line; "
                          "leave some free or give --space FILE")
@@ -107,7 +110,7 @@ def cmd_tune(args) -> int:
     name = args.study_name or f"{Path(args.out).resolve().name}-{uuid.uuid4().hex[:8]}"
     spec = st.new_spec(args.family, base, space, sections, objective, trials=args.trials or 20, sampler=args.sampler,
                        pruner=args.pruner, seed=base.train.seed, study_name=name, storage=args.storage,
-                       features=args.features)
+                       features=getattr(args, "features", None))
     study = st.create(spec, args.out, args.overwrite)
     folder = Path(args.out)
     if not args.quiet:
@@ -166,7 +169,7 @@ def _gan_extras(args, ds) -> tuple[tuple[str, ...], object]:
     try:
         score = _fcd_score(args.features, dc)
     except UsageError:
-        if args.features:
+        if args.features:  # given and unusable: say so
             raise
         return (), None
     return ("fcd",), score
@@ -191,8 +194,8 @@ def _run(study, spec, folder: Path, ds, args, score) -> int:
     try:
         st.run_trials(study, spec, folder, ds, trials=spec.trials, timeout=args.timeout, on_trial=on_trial,
                       score=score)
-    except Interrupted as e:
-        raise Interrupted(f"{e.args[0].split(';')[0]}; continue the study with: aegan tune --resume "
+    except st.StudyInterrupted as e:
+        raise Interrupted(f"{e}; the trial that was cut off runs again with: aegan tune --resume "
                           f"{quote(str(folder))}", e.exit_code) from None
     best = st.write_best(study, folder)
     print_top(study, spec)

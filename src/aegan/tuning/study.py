@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import checkpoint
-from ..config import RunConfig, TrainConfig
+from ..config import RunConfig
 from ..errors import AeganError, RunError, UsageError
 from ..runs.tasks import TASKS
 from ..space import from_dict, to_dict
@@ -138,9 +138,9 @@ def _hide_password(url: str) -> str:
     return url
 
 
-def create(spec: StudySpec, folder: str | Path, overwrite: bool):
-    """A new study folder and Optuna study; nothing is left behind when creating it fails."""
-    import optuna
+def check_folder(folder: str | Path, overwrite: bool) -> bool:
+    """Refuse an --out that is a file, or a folder with files in it unless `overwrite`; whether
+    it holds files (to be replaced)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder} is a file; expected a folder for the study")
@@ -148,6 +148,15 @@ def create(spec: StudySpec, folder: str | Path, overwrite: bool):
         if not overwrite:
             raise UsageError(f"--out {folder} already holds files; pass --overwrite to replace its study, continue "
                              f"it with 'aegan tune --resume {folder}', or choose another folder")
+        return True
+    return False
+
+
+def create(spec: StudySpec, folder: str | Path, overwrite: bool):
+    """A new study folder and Optuna study; nothing is left behind when creating it fails."""
+    import optuna
+    folder = Path(folder)
+    if check_folder(folder, overwrite):
         for name in (STUDY_FILE, JOURNAL, BEST, "report.html", "history.png", "importance.png"):
             (folder / name).unlink(missing_ok=True)
         shutil.rmtree(folder / TRIALS, ignore_errors=True)
@@ -208,8 +217,8 @@ def requeue_dead(study) -> list[int]:
         if t.user_attrs.get("host") != host or not isinstance(pid, int) or _alive(pid):
             continue
         try:
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        except (RuntimeError, UpdateFinishedTrialError):
+            study.tell(t.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError, UpdateFinishedTrialError):
             continue  # another process got there first
         retry(study, t)
         done.append(t.number)
@@ -239,6 +248,15 @@ def make_pruner(spec: StudySpec):
             "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs,
                                                                 reduction_factor=3),
             "none": lambda: optuna.pruners.NopPruner()}[spec.pruner]()
+
+
+class StudyInterrupted(Exception):
+    """Ctrl-C or SIGTERM inside a trial: not one of the errors a trial may fail with (AeganError),
+    so that Optuna marks the trial failed and the whole study stops."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Trial:
@@ -280,9 +298,9 @@ class Trial:
 
         try:
             fit(self.ds, cfg, self.folder / rel, overwrite=True, progress=False, observe=observe)
-        except Interrupted:
+        except Interrupted as e:
             retry(trial.study, trial)  # cut off: run again on --resume
-            raise
+            raise StudyInterrupted(str(e).split(";")[0], e.exit_code) from None
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 2))
         if cfg.train.patience:  # the best epoch's weights are the ones kept
             return min(values) if spec.direction == "minimize" else max(values)
@@ -310,7 +328,8 @@ def run_trials(study, spec: StudySpec, folder: Path, ds, *, trials: int, timeout
     left = trials - len(finished(study))
     if left <= 0:
         return
-    study.optimize(objective, n_trials=left, timeout=timeout, catch=(AeganError, ValueError),
+    # a trial whose settings fail (a bad combination, divergence, too little data) fails alone
+    study.optimize(objective, n_trials=left, timeout=timeout, catch=(AeganError,),
                    callbacks=[optuna.study.MaxTrialsCallback(trials, states=(TrialState.COMPLETE,
                                                                              TrialState.PRUNED)), after],
                    gc_after_trial=True)
@@ -328,35 +347,6 @@ def write_best(study, folder: Path) -> dict | None:
     cfg["tuned"] = {"study": str(folder), "trial": best.number, "value": best.value}
     checkpoint.write_text(folder / BEST, json.dumps(cfg, indent=2, sort_keys=True))
     return cfg
-
-
-def space_for(command: str, base: RunConfig, given: set[str], overrides: dict | None, where: str) -> tuple[dict, dict]:
-    """(space, sections): the ranges declared for COMMAND's model and training settings (less
-    what the command line fixed, less ranges whose `when` does not hold), with a file's entries
-    on top. sections: field -> "model" | "train"."""
-    import typing
-
-    from ..space import applies, declared, merged
-    task = TASKS[base.task]
-    skip_model = task.skip_model + task.skip_model_for(command)
-    values = {**dataclasses.asdict(base.train), **dataclasses.asdict(base.model)}
-    space = {**declared(task.model_config, skip_model), **declared(TrainConfig, task.skip_train)}
-    space = {k: v for k, v in space.items() if k not in given and applies(v, values)}
-    sections = {f.name: "model" for f in dataclasses.fields(task.model_config) if f.name not in skip_model}
-    sections.update({f.name: "train" for f in dataclasses.fields(TrainConfig) if f.name not in task.skip_train})
-    if overrides:
-        hints = {**typing.get_type_hints(task.model_config), **typing.get_type_hints(TrainConfig)}
-        known = {k: _base_type(hints[k]) for k in sections}
-        space = merged(space, overrides, known, command, where)
-        space = {k: v for k, v in space.items() if k not in given}
-    return space, {k: sections[k] for k in space}
-
-
-def _base_type(tp):
-    import typing
-    if typing.get_origin(tp) is typing.Union:
-        tp = next(a for a in typing.get_args(tp) if a is not type(None))
-    return typing.get_origin(tp) or tp
 
 
 def new_spec(command: str, base: RunConfig, space: dict, sections: dict, objective, **kw) -> StudySpec:
