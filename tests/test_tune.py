@@ -178,7 +178,7 @@ def postgres(tmp_path_factory):
     import shutil
     import socket
     import tempfile
-    pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install -e '.[test]')")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
     initdb = _find_initdb()
     if initdb is None:
         pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql where apt-get works as root)")
@@ -285,3 +285,13 @@ def test_gan_study_on_a_toy_uses_the_mode_histogram(cli, tmp_path):
     assert "minimize mode_reverse_kl" in r.out
     _, study = study_of(out)
     assert all(t.value is not None and t.value >= 0 for t in study.trials)
+
+
+def test_a_setting_that_always_fails_stops_the_study_with_its_reason(cli, tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text('{"noise_level": {"low": 1.0, "high": 2.0}}')  # mask noise needs a level below 1
+    r = cli("tune", "dae", *TINY, "--epochs", "1", "--trials", "6", "--noise", "mask", "--space", space,
+            "--out", tmp_path / "study")
+    assert r.code == 1
+    assert r.out.count("failed: --noise-level") == 3 and "(and < 1 for mask noise)" in r.out
+    assert "no trial finished with a value" in r.out

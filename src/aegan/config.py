@@ -323,6 +323,9 @@ def validate_autoencoder(model: ModelConfig) -> None:
         (model.beta >= 0, f"--beta {model.beta} must be zero or positive"),
         (2 <= model.codebook_size <= 65536, f"--codebook-size {model.codebook_size} must be between 2 and 65536"),
         (model.vq_dim >= 1, f"--vq-dim {model.vq_dim} must be at least 1"),
+        (model.family != "vqvae" or model.code_dim is None or model.code_dim % max(1, model.vq_dim) == 0,
+         f"--code-dim {model.code_dim} is not a multiple of --vq-dim {model.vq_dim}; the code is cut into vectors "
+         f"of vq_dim values (e.g. --code-dim {model.vq_dim * 16})"),
         (model.commitment >= 0, f"--commitment {model.commitment} must be zero or positive"),
     ])
 

@@ -200,7 +200,8 @@ def _run(study, spec, folder: Path, ds, args, score) -> int:
     best = st.write_best(study, folder)
     print_top(study, spec)
     if best is None:
-        print("no trial finished with a value; see the lines above for why")
+        print("no trial finished with a value; see the lines above for why (a study stops after three failures "
+              "in a row before any trial finishes: the fixed settings are then the likely cause)")
         return 1
     print(f"best: trial {best['tuned']['trial']}, {spec.metric} {best['tuned']['value']:.5g}; its settings: "
           f"{folder / st.BEST}")

@@ -38,8 +38,8 @@ def trial_line(study, t, spec: StudySpec) -> str:
         last = t.intermediate_values.get(epochs) if epochs else None
         what = f"pruned at epoch {epochs}" + (f" ({spec.metric} {_value(last)})" if last is not None else "")
     else:
-        reason = t.system_attrs.get("fail_reason", "").strip().splitlines()
-        what = "failed" + (f": {reason[-1][:160]}" if reason else "")
+        reason = str(t.user_attrs.get("error", "")).strip().splitlines()
+        what = "failed" + (f": {reason[-1][:200]}" if reason else "")
     best = _best(study)
     shown = f"best {_value(best.value)} (trial {best.number})" if best is not None else "no best yet"
     done = len(finished(study))

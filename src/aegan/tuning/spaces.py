@@ -20,6 +20,8 @@ def space_for(command: str, base: RunConfig, given: set[str], overrides: dict | 
     values = {**dataclasses.asdict(base.train), **dataclasses.asdict(base.model)}
     space = {**declared(task.model_config, skip_model), **declared(TrainConfig, task.skip_train)}
     space = {k: v for k, v in space.items() if k not in given and applies(v, values)}
+    if command == "vqvae":
+        space.pop("code_dim", None)  # it must stay a multiple of --vq-dim (a --space file may still name it)
     sections = {f.name: "model" for f in dataclasses.fields(task.model_config) if f.name not in skip_model}
     sections.update({f.name: "train" for f in dataclasses.fields(TrainConfig) if f.name not in task.skip_train})
     if overrides:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import socket
@@ -117,14 +118,15 @@ def connect(url: str):
     try:
         return optuna.storages.RDBStorage(
             url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
             engine_kwargs={"pool_pre_ping": True})
     except sqlalchemy.exc.ArgumentError:
         raise UsageError(f"--storage {shown} is not a database URL; expected e.g. sqlite:///study.db or "
                          "postgresql://user:password@host/dbname") from None
-    except ModuleNotFoundError as e:
-        raise UsageError(f"--storage {shown}: its database driver is not installed ({e.name}); for PostgreSQL: "
-                         "pip install psycopg2-binary") from None
+    except ImportError as e:
+        missing = getattr(e.__cause__, "name", None) or str(e)
+        raise UsageError(f"--storage {shown}: its database driver is not installed ({missing}); for PostgreSQL: "
+                         "pip install 'aegan[postgres]'") from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as e:
         first = str(getattr(e, "orig", e) or e).strip().splitlines()[0]
         raise UsageError(f"--storage {shown}: cannot reach the database ({first})") from None
@@ -279,17 +281,18 @@ class Trial:
         params = {name: r.suggest(trial, name) for name, r in spec.ranges().items()}
         cfg = spec.run_config(params)
         trial.set_user_attr("config", json.loads(cfg.to_json()))
-        validate_train(cfg.train)
-        if spec.task.check_model is not None:
-            spec.task.check_model(cfg.model)
         values: list[float] = []
         t0 = time.perf_counter()
+
+        worst = math.inf if spec.direction == "minimize" else -math.inf
 
         def observe(record: dict, run) -> None:
             value = self.score(run) if spec.metric == "fcd" else record.get(spec.metric)
             if value is None:
                 raise RunError(f"epoch {record['epoch']} recorded no {spec.metric!r}")
-            values.append(float(value))
+            value = float(value)
+            values.append(worst if math.isnan(value) else value)  # NaN (e.g. no mode covered): the worst
+            value = values[-1]
             trial.set_user_attr("epochs", len(values))
             trial.report(float(value), record["epoch"])
             if record["epoch"] < cfg.train.epochs and trial.should_prune():
@@ -297,10 +300,16 @@ class Trial:
                 raise optuna.TrialPruned(f"pruned at epoch {record['epoch']}")
 
         try:
+            validate_train(cfg.train)
+            if spec.task.check_model is not None:
+                spec.task.check_model(cfg.model)
             fit(self.ds, cfg, self.folder / rel, overwrite=True, progress=False, observe=observe)
         except Interrupted as e:
             retry(trial.study, trial)  # cut off: run again on --resume
             raise StudyInterrupted(str(e).split(";")[0], e.exit_code) from None
+        except AeganError as e:  # this trial's settings failed: said on its line, the study goes on
+            trial.set_user_attr("error", str(e))
+            raise
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 2))
         if cfg.train.patience:  # the best epoch's weights are the ones kept
             return min(values) if spec.direction == "minimize" else max(values)
@@ -319,11 +328,17 @@ def run_trials(study, spec: StudySpec, folder: Path, ds, *, trials: int, timeout
     study.pruner = make_pruner(spec)
     objective = Trial(spec, folder, ds, score)
 
+    failures: list[bool] = []
+
     def after(study, frozen) -> None:
         if frozen.state == TrialState.COMPLETE:
             write_best(study, folder)
         if on_trial is not None:
             on_trial(study, frozen)
+        # three failures in a row before anything finished: the fixed settings are at fault, not the draws
+        failures.append(frozen.state == TrialState.FAIL)
+        if len(failures) >= 3 and all(failures[-3:]) and not finished(study):
+            study.stop()
 
     left = trials - len(finished(study))
     if left <= 0:
