@@ -1,7 +1,8 @@
 """The `aegan` command. Thin: parse, call the library, print. User errors print one line and
 exit 2 (usage) or 1 (runtime); `--debug` shows the traceback. Each group of commands is a module
 here with its parsers and commands: train.py, use.py (sample, encode, ...), inspect.py (info,
-data, evaluate, report), anomaly.py, codec.py (compress, decompress), tune.py."""
+data, evaluate, report), anomaly.py, codec.py (compress, decompress), tune.py, export.py,
+explore.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 
 from ..errors import AeganError, UsageError
 from ..version import __version__
-from . import anomaly, codec, inspect, train, tune, use
+from . import anomaly, codec, explore, export, inspect, train, tune, use
 from .flags import Parser
 
 
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     anomaly.add_parsers(sub)
     codec.add_parsers(sub)
     tune.add_parsers(sub)
+    export.add_parsers(sub)
+    explore.add_parsers(sub)
     return parser
 
 
