@@ -27,6 +27,7 @@ RUNS = {  # name -> aegan arguments (the run folder is appended)
     "vqvae-conv": ["train", "vqvae", *DIGITS, "--arch", "conv", "--code-dim", "16", "--vq-dim", "4"],
     "gan-dcgan-conditional": ["train", "gan", *DIGITS, "--conditional"],
     "gan-mlp-ring": ["train", "gan", "--data", "ring", "--max-samples", "512", "--epochs", "1"],
+    "ae-mlp-table": ["train", "ae", "--data", "ring", "--max-samples", "512", "--epochs", "1"],  # standardised
     "codec": ["train", "codec", *DIGITS],
     "detector-feature-knn": ["anomaly", "fit", *DIGITS],
     "detector-recon+code-knn": ["anomaly", "fit", *DIGITS, "--score", "recon+code-knn"],
