@@ -29,10 +29,11 @@ OPSET = 18
 MODEL_JSON = "model.json"
 
 
-class Normalize(nn.Module):
-    """Raw examples -> model units, as Normalizer.transform (in float32)."""
+class _Units(nn.Module):
+    """The constants of a run's normaliser: per-column mean and std (tables), or the bottom and
+    span of the raw range (`output`: the range outputs are written in)."""
 
-    def __init__(self, normalizer):
+    def __init__(self, normalizer, output: bool):
         super().__init__()
         n = normalizer
         self.target = n.target
@@ -40,7 +41,15 @@ class Normalize(nn.Module):
             self.register_buffer("shift", torch.tensor(n.mean, dtype=torch.float32))
             self.register_buffer("scale", torch.tensor(n.std, dtype=torch.float32))
         else:
-            self.lo, self.span = float(n.lo), float(n.hi - n.lo)
+            lo, hi = (n.out_lo, n.out_hi) if output else (n.lo, n.hi)
+            self.lo, self.span = float(lo), float(hi - lo)
+
+
+class Normalize(_Units):
+    """Raw examples -> model units, as Normalizer.transform (in float32)."""
+
+    def __init__(self, normalizer):
+        super().__init__(normalizer, output=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.target == "standard":
@@ -51,18 +60,11 @@ class Normalize(nn.Module):
         return u * 2 - 1 if self.target == "symmetric" else u
 
 
-class Denormalize(nn.Module):
+class Denormalize(_Units):
     """Model units -> the data's own output range, as Normalizer.inverse."""
 
     def __init__(self, normalizer):
-        super().__init__()
-        n = normalizer
-        self.target = n.target
-        if n.target == "standard":
-            self.register_buffer("shift", torch.tensor(n.mean, dtype=torch.float32))
-            self.register_buffer("scale", torch.tensor(n.std, dtype=torch.float32))
-        else:
-            self.lo, self.span = float(n.out_lo), float(n.out_hi - n.out_lo)
+        super().__init__(normalizer, output=True)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         if self.target == "standard":
