@@ -137,7 +137,8 @@ def test_ctrl_c_stops_the_study_and_resume_runs_the_cut_off_trial_again(tmp_path
 
 
 def _two_workers(out: Path, first: list, trials: int) -> tuple[str, str]:
-    a = aegan_proc("tune", "ae", *SLOW, "--trials", trials, "--pruner", "none", "--out", out, *first)
+    # trials of a few seconds, so that the second worker joins while the first still has trials to run
+    a = aegan_proc("tune", "ae", *SLOW, "--epochs", "20", "--trials", trials, "--pruner", "none", "--out", out, *first)
     wait_for(out / "trials" / "0000", a)
     b = aegan_proc("tune", "--resume", out)
     out_b, _ = b.communicate(timeout=600)
