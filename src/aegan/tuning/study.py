@@ -236,7 +236,7 @@ def make_sampler(spec: StudySpec, salt: int = 0):
     """TPE or random search; `salt` keeps a resumed or second process from replaying the first
     one's random draws."""
     import optuna
-    seed = spec.seed + 7919 * salt
+    seed = (spec.seed + 7919 * salt) % 2**32  # numpy takes seeds below 2**32
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
