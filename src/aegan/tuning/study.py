@@ -115,11 +115,14 @@ def connect(url: str):
     quiet_optuna()
     import sqlalchemy.exc
     shown = _hide_password(url)
+    import warnings
     try:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-            engine_kwargs={"pool_pre_ping": True})
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they are what we need
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+                engine_kwargs={"pool_pre_ping": True})
     except sqlalchemy.exc.ArgumentError:
         raise UsageError(f"--storage {shown} is not a database URL; expected e.g. sqlite:///study.db or "
                          "postgresql://user:password@host/dbname") from None
