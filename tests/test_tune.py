@@ -296,3 +296,14 @@ def test_a_setting_that_always_fails_stops_the_study_with_its_reason(cli, tmp_pa
     assert r.code == 1
     assert r.out.count("failed: --noise-level") == 3 and "(and < 1 for mask noise)" in r.out
     assert "no trial finished with a value" in r.out
+
+
+def test_a_small_table_bounds_the_code_size(cli, tmp_path):
+    import numpy as np
+    np.save(tmp_path / "t.npy", np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32))
+    r = cli("tune", "ae", "--data", tmp_path / "t.npy", "--epochs", "1", "--trials", "3", "--out", tmp_path / "s")
+    assert r.code == 0, r.out + r.err
+    assert "code_dim 2..6 log int" in r.out and "failed" not in r.out
+    spec, study = study_of(tmp_path / "s")
+    assert Path(spec.config["data"]["data"]).is_absolute()  # found again from any folder
+    assert all(t.state.name == "COMPLETE" and t.params["code_dim"] <= 6 for t in study.trials)

@@ -100,7 +100,7 @@ def cmd_tune(args) -> int:
     base = _absolute_data(base)
     given = given_settings(args, TASKS[args.task])
     where = f"--space {args.space}" if args.space else "search space"
-    space, sections = space_for(args.family, base, given, overrides, where)
+    space, sections = space_for(args.family, base, given, overrides, where, input_size=math.prod(ds.shape))
     if not space:
         raise UsageError("nothing left to search: every setting of the search space is fixed on the command line; "
                          "leave some free or give --space FILE")
@@ -150,10 +150,9 @@ def _absolute_data(cfg):
     import dataclasses
 
     from ..data import DATASETS
-    path = Path(cfg.data.data).expanduser()
-    if cfg.data.data in DATASETS or not path.exists():
-        return cfg
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, data=str(path.resolve())))
+    from ..data.location import location_of
+    loc = location_of(cfg.data, cfg.data.data in DATASETS)
+    return cfg if loc is None else dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, data=loc["path"]))
 
 
 def _gan_extras(args, ds) -> tuple[tuple[str, ...], object]:

@@ -8,13 +8,15 @@ import typing
 
 from ..config import RunConfig, TrainConfig
 from ..runs.tasks import TASKS
-from ..space import applies, declared, merged
+from ..space import Range, applies, declared, merged
 
 
-def space_for(command: str, base: RunConfig, given: set[str], overrides: dict | None, where: str) -> tuple[dict, dict]:
+def space_for(command: str, base: RunConfig, given: set[str], overrides: dict | None, where: str,
+              input_size: int | None = None) -> tuple[dict, dict]:
     """(space, sections): the ranges declared for COMMAND's model and training settings (less
     what the command line fixed, less ranges whose `when` does not hold), with a file's entries
-    on top. sections: field -> "model" | "train"."""
+    on top; a code is never searched larger than `input_size`, the values per example.
+    sections: field -> "model" | "train"."""
     task = TASKS[base.task]
     skip_model = task.skip_model + task.skip_model_for(command)
     values = {**dataclasses.asdict(base.train), **dataclasses.asdict(base.model)}
@@ -29,6 +31,12 @@ def space_for(command: str, base: RunConfig, given: set[str], overrides: dict | 
         known = {k: _base_type(hints[k]) for k in sections}
         space = merged(space, overrides, known, command, where)
         space = {k: v for k, v in space.items() if k not in given}
+    code = space.get("code_dim")
+    if input_size is not None and isinstance(code, Range) and code.high > input_size:
+        if code.low > input_size:
+            space.pop("code_dim")
+        else:
+            space["code_dim"] = dataclasses.replace(code, high=input_size)
     return space, {k: sections[k] for k in space}
 
 
