@@ -70,9 +70,9 @@ def add_parsers(sub) -> None:
 
 def study_flags(p: argparse.ArgumentParser, resume: bool = False) -> None:
     g = p.add_argument_group("with --resume" if resume else "study")
+    default = "the number the study was started with" if resume else "20"
     g.add_argument("--trials", type=int, metavar="N", default=None,
-                   help="finished trials wanted in the study, counting every process (default 20"
-                        f"{'; with --resume: the study own' if resume else ''})")
+                   help=f"finished trials wanted in the study, counting every process (default: {default})")
     g.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
     g.add_argument("--quiet", action="store_true", help="no line per trial")
     if resume:
