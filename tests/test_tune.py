@@ -307,3 +307,15 @@ def test_a_small_table_bounds_the_code_size(cli, tmp_path):
     spec, study = study_of(tmp_path / "s")
     assert Path(spec.config["data"]["data"]).is_absolute()  # found again from any folder
     assert all(t.state.name == "COMPLETE" and t.params["code_dim"] <= 6 for t in study.trials)
+
+
+def test_timeout_and_a_sqlite_database(cli, tmp_path):
+    db = tmp_path / "studies.db"
+    out = tmp_path / "s"
+    r = cli("tune", "ae", *TINY, "--epochs", "1", "--trials", "200", "--timeout", "2", "--storage", f"sqlite:///{db}",
+            "--out", out)
+    assert r.code == 0, r.err
+    spec, study = study_of(out)
+    assert db.is_file() and not (out / "journal.log").exists() and spec.storage == f"sqlite:///{db}"
+    assert 1 <= len(study.trials) < 200  # no trial is started after the timeout
+    assert (out / "best.json").is_file()
