@@ -159,7 +159,7 @@ class Scorer(nn.Module):
         total = None
         for p in self.parts:
             if p == "recon":
-                s = (self.model.reconstruct(t) - t).pow(2).flatten(1).mean(1)
+                s = self.model.score(t)  # the reconstruction error per example, as anomaly.py scores it
             else:
                 e = self.model.encode(t) if p == "code-knn" else self.model.features(t)
                 s = self.knn[p.replace("-", "_")](e)
@@ -198,10 +198,6 @@ class Part:
     outputs: dict[str, str]  # name -> what it holds
     what: str
     reference: Callable | None = None  # numpy inputs -> the run's own outputs (for parity checks)
-
-
-def _examples(shape, n: int = 2) -> torch.Tensor:
-    return torch.rand(n, *shape)
 
 
 def _raw_example(run, n: int = 2) -> torch.Tensor:
