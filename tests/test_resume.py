@@ -177,13 +177,13 @@ def test_nan_recover_reloads_the_last_good_state_and_halves_the_learning_rate():
 
 
 def test_grad_clip_bounds_the_gradient_norm():
-    from aegan.train import clip_and_check
+    from aegan.optim import clip_and_check
     p = torch.nn.Parameter(torch.zeros(3))
     p.grad = torch.tensor([30.0, 40.0, 0.0])
     clip_and_check([p], 1.0)
     assert float(p.grad.norm()) == pytest.approx(1.0, rel=1e-5)
     p.grad = torch.tensor([float("inf"), 0.0, 0.0])
-    from aegan.train import NonFinite
+    from aegan.optim import NonFinite
     with pytest.raises(NonFinite):
         clip_and_check([p], 1.0)
 

@@ -4,6 +4,7 @@ real PostgreSQL server), best.json trains as it is, and bad input is refused in 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -76,9 +77,10 @@ def test_pruned_trials_stop_early(cli, tmp_path):
     space.write_text("lr:\n  choices: [0.01, 0.000001]\n")
     out = tmp_path / "study"
     r = cli("tune", "ae", *TINY, "--epochs", "3", "--trials", "8", "--sampler", "random", "--pruner", "halving",
-            "--code-dim", "8", "--hidden", "64", "--batch-size", "64", "--space", space, "--out", out)
+            "--code-dim", "8", "--hidden", "64", "--batch-size", "64", "--space", space, "--checks-per-epoch", "1",
+            "--out", out)
     assert r.code == 0, r.err
-    assert "pruned at epoch 1" in r.out
+    assert "pruned at epoch 1 " in r.out
     _, study = study_of(out)
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     assert any(t.params["lr"] == 1e-6 for t in pruned)
@@ -86,6 +88,50 @@ def test_pruned_trials_stop_early(cli, tmp_path):
         lines = (out / t.user_attrs["folder"] / "metrics.jsonl").read_text().splitlines()
         assert len(lines) == 1 and t.user_attrs["epochs"] == 1
     assert "searching lr {0.01 | 1e-06}" in r.out
+
+
+def test_checks_inside_an_epoch_prune_there(cli, tmp_path):
+    # 4 checks per epoch (the default): the hopeless trial stops at a quarter of its first epoch
+    space = tmp_path / "space.yaml"
+    space.write_text("lr:\n  choices: [0.01, 0.000001]\n")
+    out = tmp_path / "study"
+    r = cli("tune", "ae", *TINY, "--epochs", "2", "--trials", "8", "--sampler", "random", "--pruner", "halving",
+            "--code-dim", "8", "--hidden", "64", "--batch-size", "16", "--space", space, "--out", out)
+    assert r.code == 0, r.err
+    spec, study = study_of(out)
+    assert spec.checks == 4
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert any(t.params["lr"] == 1e-6 and t.user_attrs["epochs"] < 1 for t in pruned)
+    assert re.search(r"pruned at epoch 0\.\d+ \(val_recon", r.out)  # the share of the epoch's batches done
+    for t in pruned:  # the steps reported are the quarters trained: 1, 2, ... up to where it stopped
+        assert sorted(t.intermediate_values) == list(range(1, round(t.user_attrs["epochs"] * 4) + 1))
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert complete and all(sorted(t.intermediate_values) == list(range(1, 9)) for t in complete)
+    from aegan.tuning.report import epochs_spent
+    assert epochs_spent(study) == pytest.approx(sum(t.user_attrs["epochs"] for t in study.trials), abs=1e-3)
+    assert epochs_spent(study) < 2 * len(study.trials)
+
+
+@pytest.mark.parametrize("model", ["dae", "vae"])
+def test_checks_leave_training_as_it_is(tmp_path, model):
+    # the checks evaluate the validation split with the random streams forked: the weights are the
+    # very same as without them (a DAE's noise and a VAE's sampling draw from those streams)
+    import torch
+
+    from aegan.config import ModelConfig, RunConfig, TrainConfig
+    from aegan.data import load_dataset
+    from aegan.runs.registry import fit
+    ds = load_dataset("digits", "train").subset(range(300))
+    cfg = RunConfig(model=ModelConfig(family=model), train=TrainConfig(epochs=2, batch_size=32))
+    seen = []
+    plain = fit(ds, cfg, progress=False)
+    checked = fit(ds, cfg, progress=False, observe=lambda record, run: seen.append(record), checks_per_epoch=4)
+    for epoch in (1, 2):  # three checks inside each epoch, then its own record
+        fractions = [r.get("fraction") for r in seen if r["epoch"] == epoch]
+        assert fractions[-1] is None and 0 < fractions[0] < fractions[1] < fractions[2] < 1, fractions
+    assert all("val_loss" in r and "train_loss" in r for r in seen)
+    for (k, a), b in zip(plain.module.state_dict().items(), checked.module.state_dict().values()):
+        assert torch.equal(a, b), k
 
 
 def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
@@ -227,6 +273,7 @@ def test_two_processes_share_a_study_in_postgresql(tmp_path, postgres):
     (["tune", "nope", "--data", "digits", "--out", "S"], "invalid choice: 'nope'"),
     (["tune", "ae", "--data", "digits", "--metric", "val_psnr", "--out", "S"], "--metric 'val_psnr' is not recorded"),
     (["tune", "ae", "--data", "digits", "--trials", "0", "--out", "S"], "--trials 0 must be at least 1"),
+    (["tune", "vae", "--data", "digits", "--checks-per-epoch", "0", "--out", "S"], "--checks-per-epoch 0 must be"),
     (["tune", "ae", "--data", "digits", "--storage", "postgresql://nobody@127.0.0.1:1/none", "--out", "S"],
      "cannot reach the database"),
     (["tune", "ae", "--data", "digits", "--storage", "study.db", "--out", "S"], "is not a database URL"),

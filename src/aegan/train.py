@@ -1,5 +1,5 @@
-"""The task-free training driver: batch order, the optimiser step, checkpoints and resume,
-interrupts, NaN/inf handling, data parallelism (`drive`), and `train_on_loss`, the loop of every
+"""The task-free training driver: batch order, the optimiser step (optim.py), checkpoints and
+resume, mid-epoch checks, interrupts, NaN/inf handling, data parallelism (`drive`), and `train_on_loss`, the loop of every
 model with one loss to minimise (autoencoders, the classifier). A kind of run with another
 algorithm (the GAN's two players) writes its own step around `drive` in its file in runs/."""
 
@@ -20,7 +20,7 @@ from . import distributed
 from .accel import Accel, fast_cpu_math
 from .data.feed import TensorFeed
 from .errors import AeganError
-from .optim import LR_SCHEDULES, make_optimizer, set_lr
+from .optim import LR_SCHEDULES, NonFinite, descend, make_optimizer, set_lr
 
 
 class DivergedError(AeganError):
@@ -33,10 +33,6 @@ class Interrupted(AeganError):
     def __init__(self, message: str, exit_code: int = 130):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-class NonFinite(Exception):
-    """Raised inside a step, before any optimiser step, when a loss or gradient is not finite."""
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None):
@@ -90,6 +86,10 @@ class Control:
     grad_clip: float | None = None
     stop_signal: int | None = None  # set by the signal handler
     log: Callable[[dict], None] | None = None  # events (NaN recoveries) for RUN/events.jsonl
+    # mid-epoch checks (aegan tune prunes on them): the loop's partial record, `checks_per_epoch`
+    # times an epoch (the last at the epoch's end as usual), goes to on_check
+    checks_per_epoch: int = 1
+    on_check: Callable[[dict], None] | None = None
 
 
 @contextmanager
@@ -111,51 +111,11 @@ def interruptible(ctl: Control):
             signal.signal(s, h)
 
 
-def clip_and_check(params, grad_clip: float | None) -> None:
-    """Optional gradient-norm clipping; raises NonFinite when the gradient norm is NaN or inf."""
-    if grad_clip:
-        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        if not torch.isfinite(norm):
-            raise NonFinite("gradient norm")
-
-
-def check_finite(loss: torch.Tensor, what: str) -> None:
-    if not torch.isfinite(loss):
-        raise NonFinite(what)
-
-
-def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list, grad_clip: float | None,
-            what: str = "training loss", scaler: torch.amp.GradScaler | None = None) -> None:
-    """One optimiser step on `loss`, refused (NonFinite) before any weight changes when the loss
-    or the clipped gradient norm is NaN or inf. With an fp16 gradient scaler, inf/NaN gradients
-    are the scaler's business (it skips that step and lowers its scale); only a non-finite loss
-    stops training."""
-    if not distributed.active():
-        check_finite(loss, what)
-    opt.zero_grad(set_to_none=True)
-    if scaler is None:
-        loss.backward()
-        if distributed.active() and not distributed.average_gradients(params, loss):
-            raise NonFinite(what)  # on every process at once
-        clip_and_check(params, grad_clip)
-        opt.step()
-        return
-    scaler.scale(loss).backward()
-    if distributed.active():
-        distributed.average_gradients(params, loss)
-        if distributed.any_flag(not bool(torch.isfinite(loss))):
-            raise NonFinite(what)
-    scaler.unscale_(opt)
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    scaler.step(opt)
-    scaler.update()
-
-
 def drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: dict,
           step: Callable[[tuple, dict], dict],
           end_epoch: Callable[[dict, dict, float], tuple[dict, bool]],
-          progress: bool, accel: Accel, noise: dict | None = None, scalers: list | None = None) -> list[dict]:
+          progress: bool, accel: Accel, noise: dict | None = None, scalers: list | None = None,
+          check: Callable[[dict, dict], dict] | None = None) -> list[dict]:
     """The outer loop every kind of run trains through. `state` holds everything that changes
     while training apart from the model and optimisers: counters, the epoch's running sums,
     history, loop-specific values (start from `fresh_state`). `feed` turns the epoch's index
@@ -163,12 +123,31 @@ def drive(model: torch.nn.Module, opts: list, feed, tc, ctl: Control, state: dic
     step((x, y), state) -> {name: (value, weight)} to average over the epoch;
     end_epoch(state, means, seconds) -> (record, stop). `noise`, if given, receives the batch-order
     generator as noise["gen"] (replayed on resume). `scalers`: fp16 gradient scalers, saved with
-    the optimisers."""
+    the optimisers. check(state, means so far) -> the partial record of a mid-epoch check
+    (Control.checks_per_epoch); it runs with the random streams forked, so that checking leaves
+    the training exactly as it is without."""
     with interruptible(ctl), fast_cpu_math(accel.device):
-        return _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, scalers)
+        return _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, scalers, check)
 
 
-def _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, scalers) -> list[dict]:
+def _marks(n_batches: int, ctl: Control, check) -> set[int]:
+    """The batch counts within an epoch after which a mid-epoch check runs."""
+    if check is None or ctl.on_check is None or ctl.checks_per_epoch <= 1:
+        return set()
+    return {round(n_batches * j / ctl.checks_per_epoch) for j in range(1, ctl.checks_per_epoch)} - {0, n_batches}
+
+
+def _check(model, ctl: Control, check, state: dict, n_batches: int) -> None:
+    sums, counts = distributed.sum_scalars(state["sums"], state["counts"])
+    means = {k: float(v) / max(1, counts[k]) for k, v in sums.items()}
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):
+        record = check(state, means)
+    model.train()
+    ctl.on_check({"epoch": state["epoch"], "fraction": round(state["batch"] / n_batches, 4), **record})
+
+
+def _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, scalers, check) -> list[dict]:
     n = len(feed)
     scalers = [s for s in (scalers or []) if s is not None]
     progress = progress and distributed.is_main()
@@ -222,6 +201,7 @@ def _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, 
             good = snapshot(gen_epoch) | {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         # a last batch too short to give each process one example is left out
         todo = [i for i in range(state["batch"], len(order)) if len(order[i]) >= distributed.size()]
+        marks = _marks(len(order), ctl, check)
         bar = tqdm(todo, desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if progress else True, leave=False, unit="batch",
                    initial=state["batch"], total=len(order))
@@ -235,6 +215,8 @@ def _drive(model, opts, feed, tc, ctl, state, step, end_epoch, progress, noise, 
                 state["batches"] += 1
                 if progress and i % 20 == 0 and scalars:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, (v, _) in scalars.items()})
+                if state["batch"] in marks:
+                    _check(model, ctl, check, state, len(order))
                 if distributed.any_flag(ctl.stop_signal is not None):  # every process stops at this batch
                     ctl.stop_signal = ctl.stop_signal or signal.SIGTERM
                     bar.close()
@@ -375,8 +357,15 @@ def train_on_loss(model, x_train, x_val, cfg, *, opt: torch.optim.Optimizer | No
             return record, True
         return record, False
 
+    def check(st, means):
+        record = {"step": st["step"], **{f"train_{k}": v for k, v in means.items()}}
+        if val is not None:
+            record.update({f"val_{k}": v for k, v in evaluate(model, val, accel=accel).items()})
+        return record
+
     state = fresh_state(best=math.inf, stale=0, best_state=None)
-    history = drive(model, [opt], feed, cfg, ctl, state, step, end_epoch, progress, accel, scalers=[scaler])
+    history = drive(model, [opt], feed, cfg, ctl, state, step, end_epoch, progress, accel, scalers=[scaler],
+                    check=check)
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()

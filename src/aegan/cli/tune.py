@@ -15,6 +15,7 @@ from .flags import Parser, command, common, examples_text, out_flags
 from .train import run_config, run_flags, given_settings
 
 TUNED = ("ae", "dae", "sparse", "vae", "vqvae", "gan", "codec")
+CHECKS, MAX_CHECKS = 4, 100  # validation checks per epoch of a trial (pruning inside an epoch)
 EXAMPLES = {
     "tune": ("aegan tune ae --data digits --epochs 3 --trials 20 --out studies/ae",
              "aegan tune --resume studies/ae                 # after Ctrl-C or kill; or a second worker",
@@ -54,9 +55,14 @@ def add_parsers(sub) -> None:
                                             "its direction follows from it")
             g.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
             g.add_argument("--pruner", choices=("median", "halving", "hyperband", "none"), default="median",
-                           help="stop poor trials early from their per-epoch values: median (Optuna's median rule, "
-                                "after 5 trials; default), halving (successive halving: the best quarter goes on), "
-                                "hyperband, none")
+                           help="stop poor trials early from their values at each check: median (Optuna's median "
+                                "rule, after 5 trials; default), halving (successive halving: the best quarter goes "
+                                "on), hyperband, none")
+            if name != "gan":
+                g.add_argument("--checks-per-epoch", type=int, metavar="K", default=CHECKS,
+                               help="validate K times per epoch of a trial, so that the pruner can stop a poor trial "
+                                    f"inside an epoch (default: {CHECKS}; 1: at epoch ends only; training is the same "
+                                    "either way)")
             g.add_argument("--storage", metavar="URL", help="keep the study in a database (sqlite:///study.db, "
                                                             "postgresql://user:pass@host/db) so processes on several "
                                                             "machines share it (default: STUDY/journal.log)")
@@ -80,6 +86,9 @@ def study_flags(p: argparse.ArgumentParser, resume: bool = False) -> None:
 
 
 def _check_counts(args) -> None:
+    checks = getattr(args, "checks_per_epoch", 1)
+    if not 1 <= checks <= MAX_CHECKS:
+        raise UsageError(f"--checks-per-epoch {checks} must be between 1 and {MAX_CHECKS}")
     if args.trials is not None and args.trials < 1:
         raise UsageError(f"--trials {args.trials} must be at least 1")
     if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
@@ -109,7 +118,8 @@ def cmd_tune(args) -> int:
     objective = objectives.objective(args.family, args.metric, has_val, extras)
     name = args.study_name or f"{Path(args.out).resolve().name}-{uuid.uuid4().hex[:8]}"
     spec = st.new_spec(args.family, base, space, sections, objective, trials=args.trials or 20, sampler=args.sampler,
-                       pruner=args.pruner, seed=base.train.seed, study_name=name, storage=args.storage,
+                       pruner=args.pruner, checks=getattr(args, "checks_per_epoch", 1), seed=base.train.seed,
+                       study_name=name, storage=args.storage,
                        features=getattr(args, "features", None))
     study = st.create(spec, args.out, args.overwrite)
     folder = Path(args.out)

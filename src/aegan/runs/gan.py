@@ -21,8 +21,8 @@ from ..evaluation import evaluate_gan
 from .. import losses
 from ..metrics import mode_stats
 from ..models.gan import build_gan
-from ..optim import LR_SCHEDULES, make_optimizer, set_lr
-from ..train import Control, descend, drive, fresh_state
+from ..optim import LR_SCHEDULES, descend, make_optimizer, set_lr
+from ..train import Control, drive, fresh_state
 from ..version import __version__
 from ..viz import grid_image, save_png, toy_scatter
 from .base import Figure, Job, RunBase, Section, data_info

@@ -30,18 +30,21 @@ from .base import Job, RunBase
 
 def fit_run(prepare: Callable[[Dataset, RunConfig, Accel], Job], ds: Dataset, config: RunConfig,
             out: str | Path | None = None, *, overwrite: bool = False, progress: bool = True,
-            resume: bool = False, observe: Callable[[dict, RunBase], None] | None = None) -> RunBase:
+            resume: bool = False, observe: Callable[[dict, RunBase], None] | None = None,
+            checks_per_epoch: int = 1) -> RunBase:
     """Train the run `prepare` makes of `config` on `ds`; with `out`, write a run folder as it goes
     (with `resume`, continue the one there from its newest checkpoint). `observe(record, run)` sees
     each epoch's record once it is kept (and written); an exception it raises ends training
-    there (aegan tune prunes a trial so)."""
+    there (aegan tune prunes a trial so). With `checks_per_epoch` k > 1, kinds trained on one loss
+    also give `observe` a partial record k - 1 times within each epoch (train_* means so far and
+    the val_* numbers then, "epoch" and its "fraction" done); training is the same either way."""
     validate_train(config.train)
     threads = config.train.threads or env_threads() or torch.get_num_threads()
     before = torch.get_num_threads()
     torch.set_num_threads(threads)  # weights depend on it: recorded, and used again on resume
     try:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, threads=threads))
-        return _fit(prepare, ds, config, out, overwrite, progress, resume, observe)
+        return _fit(prepare, ds, config, out, overwrite, progress, resume, observe, checks_per_epoch)
     finally:
         torch.set_num_threads(before)
 
@@ -57,7 +60,7 @@ def env_threads() -> int | None:
 
 
 def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress: bool, resume: bool,
-         observe) -> RunBase:
+         observe, checks_per_epoch: int) -> RunBase:
     tc = config.train
     accel = Accel.from_config(tc)
     torch.manual_seed(tc.seed)
@@ -67,6 +70,8 @@ def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress
     if location is not None:  # found again from any folder (data/location.py)
         run.config.data_info["location"] = location
     run.path, ctl, history, tb = open_training(out, overwrite, resume, run.config, run.module, progress)
+    if observe is not None:
+        ctl.checks_per_epoch, ctl.on_check = checks_per_epoch, lambda record: observe(record, run)
 
     def on_epoch(record: dict) -> None:
         if job.annotate is not None:

@@ -38,9 +38,10 @@ def load(path: str | Path) -> RunBase:
 
 
 def fit(ds: Dataset, config: RunConfig, out: str | Path | None = None, *, overwrite: bool = False,
-        progress: bool = True, resume: bool = False, observe=None) -> RunBase:
+        progress: bool = True, resume: bool = False, observe=None, checks_per_epoch: int = 1) -> RunBase:
     """Train a run of `config` (its task: an autoencoder by default) on `ds`; with `out`, write a
     run folder as it goes, or with `resume` continue the one there from its newest checkpoint.
-    `observe(record, run)`: called with each epoch's record (runs/recipe.py)."""
+    `observe(record, run)`: called with each epoch's record, and `checks_per_epoch` - 1 times
+    within each epoch with a partial one (runs/recipe.py)."""
     return fit_run(task_of(config).prepare, ds, config, out, overwrite=overwrite, progress=progress, resume=resume,
-                   observe=observe)
+                   observe=observe, checks_per_epoch=checks_per_epoch)

@@ -35,8 +35,8 @@ def trial_line(study, t, spec: StudySpec) -> str:
     if t.state == TrialState.COMPLETE:
         what = f"{spec.metric} {_value(t.value)}"
     elif t.state == TrialState.PRUNED:
-        last = t.intermediate_values.get(epochs) if epochs else None
-        what = f"pruned at epoch {epochs}" + (f" ({spec.metric} {_value(last)})" if last is not None else "")
+        last = t.intermediate_values.get(round(epochs * spec.checks)) if epochs else None
+        what = f"pruned at epoch {round(epochs, 2):g}" + (f" ({spec.metric} {_value(last)})" if last is not None else "")
     else:
         reason = str(t.user_attrs.get("error", "")).strip().splitlines()
         what = "failed" + (f": {reason[-1][:200]}" if reason else "")
@@ -71,9 +71,10 @@ def print_top(study, spec: StudySpec) -> None:
         print(f"{number:>5}  {value:>14.6g}  {epochs!s:>6}  {seconds!s:>7}  {params}")
 
 
-def epochs_spent(study) -> int:
-    """Epochs trained over every trial of the study (pruned and failed ones included)."""
-    return sum(int(t.user_attrs.get("epochs", 0)) for t in study.get_trials(deepcopy=False))
+def epochs_spent(study) -> float:
+    """Epochs trained over every trial of the study (pruned and failed ones included; a trial
+    pruned at a mid-epoch check counts the part of the epoch it trained)."""
+    return round(sum(float(t.user_attrs.get("epochs", 0)) for t in study.get_trials(deepcopy=False)), 4)
 
 
 def is_study(path: str | Path) -> bool:

@@ -47,6 +47,7 @@ class StudySpec:
     trials: int  # finished (complete or pruned) trials wanted
     sampler: str = "tpe"
     pruner: str = "median"
+    checks: int = 1  # times per epoch a trial's objective is reported to the pruner (the last at the epoch's end)
     seed: int = 0
     study_name: str = ""
     storage: str | None = None  # a database URL; None: STUDY/journal.log
@@ -246,11 +247,12 @@ def make_sampler(spec: StudySpec, salt: int = 0):
 
 
 def make_pruner(spec: StudySpec):
+    """The pruner; its steps are the checks (spec.checks per epoch), its resource one check."""
     import optuna
-    epochs = spec.config["train"]["epochs"]
+    steps = spec.config["train"]["epochs"] * spec.checks
     return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
             "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=4),
-            "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs,
+            "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=steps,
                                                                 reduction_factor=3),
             "none": lambda: optuna.pruners.NopPruner()}[spec.pruner]()
 
@@ -290,23 +292,33 @@ class Trial:
         worst = math.inf if spec.direction == "minimize" else -math.inf
 
         def observe(record: dict, run) -> None:
-            value = self.score(run) if spec.metric == "fcd" else record.get(spec.metric)
-            if value is None:
-                raise RunError(f"epoch {record['epoch']} recorded no {spec.metric!r}")
+            partial = "fraction" in record  # a mid-epoch check
+            done = record["epoch"] - 1 + record["fraction"] if partial else record["epoch"]
+            if partial:
+                value = record.get(spec.metric)
+                if value is None:  # recorded at epoch ends only
+                    return
+            else:
+                value = self.score(run) if spec.metric == "fcd" else record.get(spec.metric)
+                if value is None:
+                    raise RunError(f"epoch {record['epoch']} recorded no {spec.metric!r}")
             value = float(value)
-            values.append(worst if math.isnan(value) else value)  # NaN (e.g. no mode covered): the worst
-            value = values[-1]
-            trial.set_user_attr("epochs", len(values))
-            trial.report(float(value), record["epoch"])
-            if record["epoch"] < cfg.train.epochs and trial.should_prune():
+            value = worst if math.isnan(value) else value  # NaN (e.g. no mode covered): the worst
+            if not partial:
+                values.append(value)
+            step = round(done * spec.checks)
+            trial.set_user_attr("epochs", round(done, 4))
+            trial.report(value, step)
+            if step < cfg.train.epochs * spec.checks and trial.should_prune():
                 trial.set_user_attr("seconds", round(time.perf_counter() - t0, 2))
-                raise optuna.TrialPruned(f"pruned at epoch {record['epoch']}")
+                raise optuna.TrialPruned(f"pruned at epoch {done:g}")
 
         try:
             validate_train(cfg.train)
             if spec.task.check_model is not None:
                 spec.task.check_model(cfg.model)
-            fit(self.ds, cfg, self.folder / rel, overwrite=True, progress=False, observe=observe)
+            fit(self.ds, cfg, self.folder / rel, overwrite=True, progress=False, observe=observe,
+                checks_per_epoch=spec.checks)
         except Interrupted as e:
             retry(trial.study, trial)  # cut off: run again on --resume
             raise StudyInterrupted(str(e).split(";")[0], e.exit_code) from None
