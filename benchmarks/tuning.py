@@ -92,12 +92,14 @@ def tuning_section(quick: bool, workdir: Path) -> list[str]:
              "search space is the declared one left free by the fixed flags (learning rate 1e-4 to 1e-2 log, batch "
              "size 32-256, conv channels). Best validation value: the study's objective, validation reconstruction "
              "MSE (model units = pixels in [0, 1]); test MSE: that trial's run folder on the 10,000 test images. "
-             "Epochs: trained over all trials of the study, pruned ones included.", "",
+             "Epochs: trained over all trials of the study, pruned ones included; a trial validates 4 times per "
+             "epoch (`--checks-per-epoch`, default 4), so a pruned one counts the part of an epoch it trained. "
+             "Random search without pruning runs the same checks (they change no weight).", "",
              "| search | best val MSE | its test MSE | x defaults | epochs spent | x random | wall min | notes |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['label']} | {r['value']:.5f} | {r['mse']:.5f} | {r['mse'] / default['mse']:.2f} | "
-                     f"{r['epochs']} | {r['epochs'] / rand['epochs']:.2f} | {r['seconds'] / 60:.1f} | {r['note']} |")
+                     f"{r['epochs']:.1f} | {r['epochs'] / rand['epochs']:.2f} | {r['seconds'] / 60:.1f} | {r['note']} |")
     lines += ["", "Commands: " + "; ".join(f"{r['label']}: `{r['cmd']}`" for r in rows) + ".", ""]
     for r in rows[2:]:
         ok_mse, ok_epochs = r["mse"] <= TARGET_MSE * default["mse"], r["epochs"] <= TARGET_EPOCHS * rand["epochs"]
