@@ -79,6 +79,8 @@ class DataConfig:
                      choices=("auto", "on", "off"))
     normalize: str = _f("auto", "value map into the model: unit [0,1] or symmetric [-1,1] for images; "
                                 "standard or none for tables", choices=("auto", "unit", "symmetric", "standard", "none"))
+    # translation data (data/pairs.py): "paired" or "unpaired", set by the command (pix2pix, cyclegan), no flag
+    pairs: typing.Optional[str] = None
 
 
 @dataclass
@@ -172,6 +174,32 @@ class CodecConfig:
     latent_channels: int = _f(32, "channels of the latent (M)", tune=Choice((16, 32, 64)))
 
     stages: int = _f(3, "stride-2 stages of the analysis transform (28 x 28 -> 4 x 4 with 3)")
+
+
+@dataclass
+class TranslationConfig:
+    """Image-to-image translation (models/translation.py): pix2pix (paired, Isola et al. 2017) or
+    CycleGAN (unpaired, Zhu et al. 2017)."""
+
+    mode: str = _f("pix2pix", "pix2pix (paired) or cyclegan (unpaired): set by the command",
+                   choices=("pix2pix", "cyclegan"))
+    generator: typing.Optional[str] = _f(None, "unet (skip connections; pix2pix's default) or resnet (residual "
+                                               "blocks at 1/4 size; CycleGAN's default)", choices=("unet", "resnet"))
+    base_channels: typing.Optional[int] = _f(None, "channels of the first layer of G and D, doubling per stride-2 "
+                                                   "stage up to 8x (default: 64; 32 for sides under 64 pixels)",
+                                             tune=Choice((32, 64)))
+    l1_weight: float = _f(100.0, "pix2pix: weight of the L1 distance to the target (lambda; 100 in the paper)",
+                          tune=Range(10.0, 300.0, log=True))
+    adv_weight: float = _f(1.0, "weight of the adversarial loss of G; 0 trains the generator on L1 (pix2pix) or "
+                                "cycle consistency alone, with no discriminator")
+    cycle_weight: float = _f(10.0, "cyclegan: weight of the cycle-consistency loss (lambda; 10 in the paper)",
+                             tune=Range(2.0, 20.0, log=True))
+    identity_weight: float = _f(0.5, "cyclegan: identity loss weight as a fraction of --cycle-weight (0.5 in the "
+                                     "paper; 0: off)")
+    pool_size: int = _f(50, "cyclegan: generated images kept for the discriminators (history pool; 0: off)")
+    res_blocks: typing.Optional[int] = _f(None, "resnet generator: residual blocks (default: 6 up to 128 pixels, "
+                                                "9 above)")
+    betas: tuple[float, ...] = _f((0.5, 0.999), "Adam betas of G and D")
 
 
 @dataclass
@@ -290,6 +318,22 @@ def validate_codec(m: CodecConfig) -> None:
         (m.hidden_channels >= 1, f"--hidden-channels {m.hidden_channels} must be at least 1"),
         (m.latent_channels >= 1, f"--latent-channels {m.latent_channels} must be at least 1"),
         (1 <= m.stages <= 6, f"--stages {m.stages} must be between 1 and 6"),
+    ])
+
+
+def validate_translation(m: TranslationConfig) -> None:
+    check_all([
+        (m.base_channels is None or m.base_channels >= 1, f"--base-channels {m.base_channels} must be at least 1"),
+        (m.l1_weight >= 0, f"--l1-weight {m.l1_weight} must be zero or positive"),
+        (m.adv_weight >= 0, f"--adv-weight {m.adv_weight} must be zero or positive"),
+        (m.cycle_weight >= 0, f"--cycle-weight {m.cycle_weight} must be zero or positive"),
+        (m.identity_weight >= 0, f"--identity-weight {m.identity_weight} must be zero or positive"),
+        (m.pool_size >= 0, f"--pool-size {m.pool_size} must be zero or positive"),
+        (m.res_blocks is None or m.res_blocks >= 1, f"--res-blocks {m.res_blocks} must be at least 1"),
+        (len(m.betas) == 2 and all(0 <= b < 1 for b in m.betas), f"--betas {m.betas}: expected two numbers in "
+                                                                   "[0, 1), e.g. 0.5,0.999"),
+        (m.mode != "pix2pix" or m.l1_weight > 0 or m.adv_weight > 0, "--l1-weight 0 with --adv-weight 0 leaves "
+                                                                      "pix2pix nothing to learn from"),
     ])
 
 

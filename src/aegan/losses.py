@@ -107,12 +107,19 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32) ->
     return g / g.sum()
 
 
-def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11) -> torch.Tensor:
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11) -> torch.Tensor:
+    """(N,) SSIM of images (N, C, H, W) (Wang et al. 2004: 11-tap Gaussian window of sigma 1.5,
+    K1 0.01, K2 0.03, the mean of the map): the one-scale case of `ms_ssim`."""
+    return ms_ssim(x, y, data_range, window, max_levels=1)
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11,
+            max_levels: int = len(MS_SSIM_WEIGHTS)) -> torch.Tensor:
     """(N,) multi-scale SSIM of images (N, C, H, W) (Wang et al. 2003: 11-tap Gaussian window of
     sigma 1.5, K1 0.01, K2 0.03). Small images get fewer scales: as many as keep the smallest one
     at least `window` wide (2 for 28 x 28), their standard weights renormalised to sum to 1."""
     levels = 1
-    while levels < len(MS_SSIM_WEIGHTS) and min(x.shape[-2:]) // 2 ** levels >= window:
+    while levels < max_levels and min(x.shape[-2:]) // 2 ** levels >= window:
         levels += 1
     size = min(window, *x.shape[-2:])
     w = torch.tensor(MS_SSIM_WEIGHTS[:levels], dtype=x.dtype, device=x.device)

@@ -31,6 +31,7 @@ LR_SCHEDULES: dict[str, Callable[[float], float]] = {
     "constant": lambda done: 1.0,
     "linear": lambda done: max(0.0, 1.0 - done),
     "step": lambda done: 1.0 if done < 0.8 else 0.1,  # a tenth for the last fifth (codecs: finer weights at the end)
+    "half_linear": lambda done: min(1.0, 2.0 * (1.0 - done)),  # constant, then linear to 0 (pix2pix, CycleGAN)
 }
 
 

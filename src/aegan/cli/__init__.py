@@ -13,7 +13,7 @@ import sys
 
 from ..errors import AeganError, UsageError
 from ..version import __version__
-from . import anomaly, codec, explore, export, inspect, train, tune, use
+from . import anomaly, codec, explore, export, inspect, train, translate, tune, use
 from .flags import Parser
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(sub)
     inspect.add_parsers(sub)
     use.add_parsers(sub)
+    translate.add_parsers(sub)
     anomaly.add_parsers(sub)
     codec.add_parsers(sub)
     tune.add_parsers(sub)

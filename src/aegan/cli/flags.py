@@ -127,7 +127,7 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), 
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options", note)
     for f in fields(cls):
-        if f.name in skip:
+        if f.name in skip or "help" not in f.metadata:  # a field without help is set by aegan, not by a flag
             continue
         tp = hints[f.name]
         origin = typing.get_origin(tp)

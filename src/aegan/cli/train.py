@@ -108,7 +108,7 @@ def run_config(args) -> tuple[RunConfig, object]:
     model, train = apply_preset(preset, task.model_for(args.family), task.train_defaults, task.presets)
     model = from_flags(args, task.model_config, model)
     train = from_flags(args, TrainConfig, train)
-    dc = from_flags(args, DataConfig)
+    dc = dataclasses.replace(from_flags(args, DataConfig), **task.data_for(args.family))
     validate_train(train)  # cheap checks before reading any data
     if task.check_model is not None:
         task.check_model(model)

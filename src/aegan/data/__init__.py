@@ -103,7 +103,10 @@ def _load(dc: DataConfig, split: str) -> Dataset:
         raise UsageError(f"--stream {dc.stream!r}; expected one of {', '.join(STREAM_CHOICES)}")
     opts = dict(data_dir=dc.data_dir, image_size=image_size, channels=dc.channels, label_column=dc.label_column,
                 stream=dc.stream, columns=dc.columns, drop_columns=dc.drop_columns)
-    if spec in DATASETS:
+    if dc.pairs is not None:  # translation data: two domains (data/pairs.py)
+        from .pairs import load_pairs
+        ds = load_pairs(spec, split, dc.pairs, **opts)
+    elif spec in DATASETS:
         ds = DATASETS[spec](split, **opts)
     else:
         path = Path(spec).expanduser()

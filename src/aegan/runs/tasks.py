@@ -12,7 +12,7 @@ import importlib
 from typing import Callable
 
 from ..config import (FAMILIES, GAN_PRESETS, PRESETS, ClassifierConfig, CodecConfig, GANConfig, ModelConfig,
-                      TrainConfig, validate_autoencoder, validate_codec)
+                      TrainConfig, TranslationConfig, validate_autoencoder, validate_codec, validate_translation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Task:
     skip_model_for: Callable[[str], tuple[str, ...]] = lambda command: ()
     normalize: bool = True  # whether --normalize applies
     check_model: Callable[[object], None] | None = None  # cheap checks before any data is read
+    data_for: Callable[[str], dict] = lambda command: {}  # data settings a command fixes (DataConfig fields)
 
     @property
     def run_class(self) -> type:
@@ -49,6 +50,9 @@ def other_families_settings(command: str) -> tuple[str, ...]:
     """The ModelConfig flags of the other autoencoder families, which `aegan train COMMAND` does not offer."""
     own = FAMILIES[command][1]
     return tuple(f for name, (_, settings) in FAMILIES.items() if name != command for f in settings if f not in own)
+
+
+TRANSLATION_ONLY = {"pix2pix": ("l1_weight",), "cyclegan": ("cycle_weight", "identity_weight", "pool_size")}
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
@@ -66,4 +70,12 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          commands={"codec": "learned image codec, rate and distortion together (aegan compress / decompress)"},
          model_for=lambda command: CodecConfig(), train_defaults=TrainConfig(epochs=20, batch_size=64),
          normalize=False, check_model=validate_codec),
+    Task("translation", "aegan.runs.translation", TranslationConfig,
+         commands={"pix2pix": "paired image-to-image translation (U-Net, PatchGAN, L1; aegan translate)",
+                   "cyclegan": "unpaired image-to-image translation, both directions (aegan translate)"},
+         model_for=lambda command: TranslationConfig(mode=command),
+         train_defaults=TrainConfig(epochs=5, batch_size=64, lr=2e-4), skip_model=("mode",),
+         skip_model_for=lambda command: tuple(f for c, fs in TRANSLATION_ONLY.items() if c != command for f in fs),
+         skip_train=("weight_decay", "patience"), check_model=validate_translation, normalize=False,
+         data_for=lambda command: {"pairs": "paired" if command == "pix2pix" else "unpaired"}),
 )}
