@@ -29,6 +29,7 @@ import aegan  # noqa: E402
 from aegan.data import load_dataset  # noqa: E402
 from compression import compression_section  # noqa: E402
 from speed import speed_section  # noqa: E402
+from translation import translation_section  # noqa: E402
 from tuning import tuning_section  # noqa: E402
 
 # (label, aegan train arguments, every code size?); models not run at every size run at code 32 only
@@ -372,13 +373,14 @@ def anomaly_section(quick: bool, workdir: Path) -> list[str]:
 
 
 SECTIONS = {"autoencoders": autoencoders_section, "toy": toy_section, "gan-images": gan_images_section,
-            "anomaly": anomaly_section, "compression": compression_section, "tuning": tuning_section,
-            "speed": speed_section}
+            "anomaly": anomaly_section, "compression": compression_section, "translation": translation_section,
+            "tuning": tuning_section, "speed": speed_section}
 
 
 HEADINGS = {"## Autoencoders on Fashion-MNIST": "autoencoders", "## GANs on the 2-D mixtures": "toy",
             "## GAN samples on Fashion-MNIST": "gan-images", "## Anomaly detection": "anomaly",
-            "## Compression on Fashion-MNIST": "compression", "## Tuning on Fashion-MNIST": "tuning",
+            "## Compression on Fashion-MNIST": "compression", "## Image-to-image translation": "translation",
+            "## Tuning on Fashion-MNIST": "tuning",
             "## Speed and scale": "speed"}
 
 
@@ -417,7 +419,7 @@ def main() -> int:
             if name in wanted:
                 t0 = time.perf_counter()
                 extra = {"images": Path(args.out).resolve().parent / "benchmarks" / "images"} \
-                    if name in ("gan-images", "compression") else {}
+                    if name in ("gan-images", "compression", "translation") else {}
                 lines = section(args.quick, Path(tmp), **extra)
                 cmd = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --sections {name}"
                 parts[name] = lines + [f"(this section: `{cmd}` on {datetime.date.today().isoformat()}, "
