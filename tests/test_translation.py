@@ -201,6 +201,8 @@ def test_bad_uses_of_runs_are_one_line(cli, tmp_path, digits_run):
         (("translate", tmp_path / "p", "--data", "digits", "--image-size", "12", "--out", tmp_path / "x.npy"),
          "do not fit this run"),
         (("train", "cyclegan", "--data", "edges", "--out", tmp_path / "c"), "is a paired task"),
+        (("train", "pix2pix", "--data", "digits", "--out", tmp_path / "c"), "a dataset of single images, not of pairs"),
+        (("train", "pix2pix", "--data", tmp_path, "--out", tmp_path / "c"), "a folder without A/ and B/"),
     ]
     np.savez(tmp_path / "uneven.npz", a=np.zeros((5, 8, 8)), b=np.zeros((4, 8, 8)))
     cases.append((("train", "pix2pix", "--data", tmp_path / "uneven.npz", "--out", tmp_path / "u"),

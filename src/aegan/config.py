@@ -186,14 +186,11 @@ class TranslationConfig:
     generator: typing.Optional[str] = _f(None, "unet (skip connections; pix2pix's default) or resnet (residual "
                                                "blocks at 1/4 size; CycleGAN's default)", choices=("unet", "resnet"))
     base_channels: typing.Optional[int] = _f(None, "channels of the first layer of G and D, doubling per stride-2 "
-                                                   "stage up to 8x (default: 64; 32 for sides under 64 pixels)",
-                                             tune=Choice((32, 64)))
-    l1_weight: float = _f(100.0, "pix2pix: weight of the L1 distance to the target (lambda; 100 in the paper)",
-                          tune=Range(10.0, 300.0, log=True))
+                                                   "stage up to 8x (default: 64; 32 for sides under 64 pixels)")
+    l1_weight: float = _f(100.0, "pix2pix: weight of the L1 distance to the target (lambda; 100 in the paper)")
     adv_weight: float = _f(1.0, "weight of the adversarial loss of G; 0 trains the generator on L1 (pix2pix) or "
                                 "cycle consistency alone, with no discriminator")
-    cycle_weight: float = _f(10.0, "cyclegan: weight of the cycle-consistency loss (lambda; 10 in the paper)",
-                             tune=Range(2.0, 20.0, log=True))
+    cycle_weight: float = _f(10.0, "cyclegan: weight of the cycle-consistency loss (lambda; 10 in the paper)")
     identity_weight: float = _f(0.5, "cyclegan: identity loss weight as a fraction of --cycle-weight (0.5 in the "
                                      "paper; 0: off)")
     pool_size: int = _f(50, "cyclegan: generated images kept for the discriminators (history pool; 0: off)")

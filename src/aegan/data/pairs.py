@@ -119,6 +119,13 @@ def load_pairs(spec: str, split: str, pairing: str, data_dir: str | None = None,
                              "'aegan train cyclegan'")
         return _class_pair(spec, split, data_dir)
     path = Path(spec).expanduser()
+    if not is_pair_source(spec):
+        from . import DATASETS
+        what = "a dataset of single images, not of pairs" if spec in DATASETS else \
+            "no such file or folder" if not path.exists() else "a folder without A/ and B/" if path.is_dir() \
+            else "not an .npz holding arrays a and b"
+        raise DataError(f"--data {spec}: {what}; translation takes {', '.join(TASK_NAMES)}, a folder holding A/ and "
+                        "B/ (images of each side), or an .npz with arrays a and b")
     if path.is_dir():
         a, b, names = _folders(path, image_size, channels)
     else:

@@ -118,7 +118,7 @@ class TranslationRun(RunBase):
         weights = (f"L1 x{m.l1_weight}" if self.paired else
                    f"cycle x{m.cycle_weight}, identity x{m.identity_weight * m.cycle_weight:g}, pool {m.pool_size}")
         return [("model", f"{self.title}, base channels {m.base_channels}, adversarial x{m.adv_weight}, {weights}"),
-                ("data", f"A {self.side_shape('a')} -> B {self.side_shape('b')}, "
+                ("sides", f"A {self.side_shape('a')} -> B {self.side_shape('b')}, "
                          f"{'paired' if self.pairs['paired'] else 'unpaired'}")]
 
     def learning_rates(self) -> str:
