@@ -8,6 +8,8 @@ sides are not multiples of 4 are padded (reflection) and the outputs cropped bac
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -171,6 +173,16 @@ def push_pool(pool: torch.Tensor | None, fakes: torch.Tensor, size: int) -> tupl
     return torch.stack(out), pool
 
 
+def resolve(cfg, size: tuple[int, int]):
+    """The translation settings with the defaults for this image size filled in: the generator
+    of the mode's paper, 64 base channels (32 under 64 pixels), 6 residual blocks up to 128
+    pixels and 9 above (CycleGAN's choice)."""
+    gen = cfg.generator or ("unet" if cfg.mode == "pix2pix" else "resnet")
+    return dataclasses.replace(cfg, generator=gen, base_channels=cfg.base_channels or (64 if min(size) >= 64 else 32),
+                               res_blocks=(cfg.res_blocks or (6 if max(size) <= 128 else 9)) if gen == "resnet"
+                               else None)
+
+
 class Translator(nn.Module):
     """g_ab (A -> B) and, for CycleGAN, g_ba; their discriminators d_b (pix2pix: on the pair
     (a, b), channels stacked) and d_a. No discriminators with --adv-weight 0."""
@@ -179,15 +191,14 @@ class Translator(nn.Module):
         super().__init__()
         self.mode, self.a_shape, self.b_shape = cfg.mode, tuple(a_shape), tuple(b_shape)
         size = tuple(a_shape[1:])
+        cfg = resolve(cfg, size)
         norm = "batch" if cfg.mode == "pix2pix" else "instance"
-        gen = cfg.generator or ("unet" if cfg.mode == "pix2pix" else "resnet")
-        blocks = cfg.res_blocks or (6 if max(size) <= 128 else 9)
-        base = cfg.base_channels or (64 if min(size) >= 64 else 32)
+        base = cfg.base_channels
 
         def generator(c_in, c_out):
-            if gen == "unet":
+            if cfg.generator == "unet":
                 return _Padded(UNet(c_in, c_out, size, base, norm))
-            return _Padded(ResnetGenerator(c_in, c_out, base, blocks, norm))
+            return _Padded(ResnetGenerator(c_in, c_out, base, cfg.res_blocks, norm))
 
         self.g_ab = generator(a_shape[0], b_shape[0])
         self.g_ba = generator(b_shape[0], a_shape[0]) if cfg.mode == "cyclegan" else None

@@ -20,13 +20,13 @@ from ..data.arrays import as_examples, check_finite
 from ..data.feed import TensorFeed
 from ..errors import DataError, UsageError
 from ..losses import d_cross_entropy, d_least_squares, g_least_squares, g_non_saturating
-from ..models.translation import Translator, push_pool
+from ..models.translation import Translator, push_pool, resolve
 from ..optim import LR_SCHEDULES, descend, make_optimizer, set_lr
 from ..train import drive, fresh_state
 from ..version import __version__
 from ..viz import grid_image, save_png
 from .base import Figure, Job, RunBase, Section, data_info
-from .recipe import check_one_batch, validation_size
+from .recipe import check_one_batch, split_feed
 
 SHOWN = 8  # examples in the per-epoch pictures
 DIRECTIONS = ("a2b", "b2a")
@@ -168,21 +168,6 @@ def split_sides(x: torch.Tensor, ds: Dataset, a_channels: int) -> tuple[torch.Te
     return x[y == 0], x[y == 1]
 
 
-def resolve(m, size: tuple[int, int]):
-    """The translation settings with their defaults filled in for this image size."""
-    gen = m.generator or ("unet" if m.mode == "pix2pix" else "resnet")
-    base = m.base_channels or (64 if min(size) >= 64 else 32)
-    blocks = m.res_blocks or (6 if max(size) <= 128 else 9)
-    return dataclasses.replace(m, generator=gen, base_channels=base, res_blocks=blocks if gen == "resnet" else None)
-
-
-def _held_out(x: torch.Tensor, tc) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """(validation, training) rows: a tc.seed permutation, tc.val_split held out."""
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(tc.seed))
-    n_val = validation_size(len(x), tc)
-    return (x[perm[:n_val]] if n_val else None), x[perm[n_val:]]
-
-
 def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     """Pixels in [-1, 1]; the validation part held out of each side; G and D built."""
     tc, pairs = config.train, ds.extra.get("pairs")
@@ -197,7 +182,8 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     if m.mode == "cyclegan" and m.identity_weight > 0 and a_all.shape[1] != b_all.shape[1]:
         m = dataclasses.replace(m, identity_weight=0.0)  # G_ab(b) needs b to have A's channels
     # paired sides have as many rows, so the same permutation: the pairs stay together
-    (a_val, a_tr), (b_val, b_tr) = _held_out(a_all, tc), _held_out(b_all, tc)
+    (a_val, a_tr), (b_val, b_tr) = (tuple(None if f is None else f.x for f in split_feed(TensorFeed(t), tc))
+                                    for t in (a_all, b_all))
     check_one_batch(len(a_all), tc)
     info = data_info(ds, normalizer, pairs=pairs)
     config = dataclasses.replace(config, task="translation", model=m, data_info=info, aegan_version=__version__)
