@@ -62,7 +62,7 @@ def print_top(study, spec: StudySpec) -> None:
     states = [t.state for t in study.get_trials(deepcopy=False)]
     counts = {s.name.lower(): states.count(s) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     print(f"{len(states)} trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()) +
-          f"; epochs trained {epochs_spent(study)}")
+          f"; epochs trained {epochs_spent(study):.1f}")
     rows = top_rows(study, spec)
     if not rows:
         return
@@ -143,7 +143,7 @@ def build_study_report(folder: str | Path, out: str | Path) -> Path:
     parts = [f"<h1>Study {html.escape(folder.name)}</h1>",
              f"<p>{html.escape(f'aegan train {spec.command}')}: {spec.sampler} sampler, {spec.pruner} pruner, "
              f"{spec.direction} <b>{html.escape(spec.metric)}</b> ({html.escape(spec.objective)}); "
-             f"{len(finished(study))} of {spec.trials} trials finished, {epochs_spent(study)} epochs trained.</p>"]
+             f"{len(finished(study))} of {spec.trials} trials finished, {epochs_spent(study):.1f} epochs trained.</p>"]
     parts.append("<h2>Search space</h2>" + _table([[k, _space_text(v)] for k, v in spec.space.items()],
                                                   ["setting", "range"]))
     parts.append("<h2>Optimisation history</h2>" + _img(_png(history_figure(study, spec), folder / "history.png"),
