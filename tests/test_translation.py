@@ -211,3 +211,13 @@ def test_bad_uses_of_runs_are_one_line(cli, tmp_path, digits_run):
         r = cli(*args)
         assert r.code != 0 and message in r.err and len(r.err.strip().splitlines()) == 1, (args, r.err)
         assert not (tmp_path / "x.npy").exists()
+
+
+def test_pix2pix_and_cyclegan_under_two_processes(tmp_path):
+    from test_distributed import _torchrun
+    data = digits_pairs(tmp_path, n=200, scale=2)
+    for model, extra in (("pix2pix", []), ("cyclegan", ["--base-channels", "8", "--res-blocks", "1"])):
+        r = _torchrun("train", model, "--data", data, "--epochs", "1", "--batch-size", "16", *extra, "--quiet",
+                      "--out", tmp_path / model)
+        assert r.returncode == 0 and "identical on every process" in r.stdout, r.stderr
+        assert load(tmp_path / model).translate(np.load(data)["a"][:3]).shape == (3, 1, 16, 16)
