@@ -1,7 +1,8 @@
 """The task-free training driver: batch order, the optimiser step (optim.py), checkpoints and
-resume, mid-epoch checks, interrupts, NaN/inf handling, data parallelism (`drive`), and `train_on_loss`, the loop of every
-model with one loss to minimise (autoencoders, the classifier). A kind of run with another
-algorithm (the GAN's two players) writes its own step around `drive` in its file in runs/."""
+resume, mid-epoch checks, interrupts, NaN/inf handling, data parallelism (`drive`), and
+`train_on_loss`, the loop of every model with one loss to minimise (autoencoders, the classifier).
+A kind of run with another algorithm (the GAN's two players, translation) writes its own step
+around `drive` in its file in runs/."""
 
 from __future__ import annotations
 
