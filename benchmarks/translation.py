@@ -64,14 +64,14 @@ def paired_rows(quick: bool, workdir: Path, images: Path) -> tuple[list[str], li
             print(f"  {task} {label}: trained in {secs:.0f}s", flush=True)
             commands.append(_shown(args, workdir))
             run, ev = _evaluate(out)
-            found[label] = (run, ev, secs)
+            found[label] = (run, ev)
             print(f"  {task} {label}: {ev['psnr']['value']:.2f} dB, FCD {ev['fcd']['value']:.1f}", flush=True)
-        run, ev, _ = found["pix2pix"]
+        run, ev = found["pix2pix"]
         base = next((k for k in ev["psnr"] if k not in ("value", "units")), None)
         if base:
             table.append(f"| {task} | {base} | {ev['l1'][base]:.4f} | {ev['psnr'][base]:.2f} | {ev['ssim'][base]:.3f}"
                          f" | {ev['fcd'][base]:.1f} | |")
-        for label, (r, e, secs) in found.items():
+        for label, (_, e) in found.items():
             table.append(f"| {task} | {label} | {e['l1']['value']:.4f} | {e['psnr']['value']:.2f} | "
                          f"{e['ssim']['value']:.3f} | {e['fcd']['value']:.1f} | {e['fcd']['real_vs_real']:.1f} |")
         l1 = found["U-Net, L1 only"][1]

@@ -52,11 +52,12 @@ def feature_net(run, features: str | None):
     return None
 
 
-def _fcd(fnet, fake: torch.Tensor, real: torch.Tensor, floor_real: torch.Tensor) -> dict:
-    f_fake, _ = _features(fnet.net, fake)
+def _fcd(fnet, real: torch.Tensor, floor_real: torch.Tensor, **fakes: torch.Tensor) -> dict:
+    """FCD of each set of `fakes` to `real` ("value" for the one named value), and the floor:
+    `floor_real` (other real images) to `real`; the real features computed once."""
     f_real, _ = _features(fnet.net, real)
-    f_floor, _ = _features(fnet.net, floor_real)
-    return {"value": metrics.fcd(f_real, f_fake), "real_vs_real": metrics.fcd(f_real, f_floor)}
+    out = {name: metrics.fcd(f_real, _features(fnet.net, t)[0]) for name, t in fakes.items()}
+    return {**out, "real_vs_real": metrics.fcd(f_real, _features(fnet.net, floor_real)[0])}
 
 
 def _pick(t: torch.Tensor, n: int, rng) -> torch.Tensor:
@@ -82,9 +83,8 @@ def evaluate_translation(run, n: int, features: str | None = None, seed: int = 0
             units = {"l1": {"units": "pixels in [0, 1]"}, "psnr": {"units": "dB"}}.get(k, {})
             out[k] = {"value": v, **units, **({base[0]: trivial[k]} if base else {})}
         if fnet is not None:
-            out["fcd"] = _fcd(fnet, got, target, px(_pick(b_tr, len(b), rng)))
-            if base:
-                out["fcd"][base[0]] = _fcd(fnet, base[1](px(a)), target, target)["value"]
+            extra = {base[0]: base[1](px(a))} if base else {}
+            out["fcd"] = _fcd(fnet, target, px(_pick(b_tr, len(b), rng)), value=got, **extra)
         out["n"] = len(a)
         return out
     classes = run.pairs.get("classes")
@@ -95,7 +95,7 @@ def evaluate_translation(run, n: int, features: str | None = None, seed: int = 0
         cyc = scores(px(back), px(src))
         out[f"{direction}_cycle_psnr"] = {"value": cyc["psnr"], "units": "dB"}
         if fnet is not None:
-            out[f"{direction}_fcd"] = _fcd(fnet, px(fake), px(dst), px(_pick(dst_train, len(dst), rng)))
+            out[f"{direction}_fcd"] = _fcd(fnet, px(dst), px(_pick(dst_train, len(dst), rng)), value=px(fake))
             if classes:
                 _, labels = _features(fnet.net, px(fake))
                 _, real_labels = _features(fnet.net, px(dst))

@@ -189,7 +189,6 @@ class Translator(nn.Module):
 
     def __init__(self, cfg, a_shape: tuple[int, int, int], b_shape: tuple[int, int, int]):
         super().__init__()
-        self.mode, self.a_shape, self.b_shape = cfg.mode, tuple(a_shape), tuple(b_shape)
         size = tuple(a_shape[1:])
         cfg = resolve(cfg, size)
         norm = "batch" if cfg.mode == "pix2pix" else "instance"
