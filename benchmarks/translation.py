@@ -22,6 +22,12 @@ EPOCHS, SAMPLES = 5, 20000  # per paired model: 5 epochs over 20,000 training pa
 CYCLE_EPOCHS = 10  # CycleGAN: 10 passes over the ~2,700 training sneakers
 EVAL_N = 2000
 SHOWN = 8
+L1_ONLY = ("U-Net, L1 only", "l1", ["--adv-weight", "0"])
+PIX2PIX = ("pix2pix", "pix2pix", [])
+# per task: the models trained; the last is the one the target is checked on. Superres weighs L1
+# 3x the paper's: its targets ask for PSNR, which the adversarial term trades away.
+MODELS = {"superres": (L1_ONLY, PIX2PIX, ("pix2pix, L1 x300", "pix2pix-l1x300", ["--l1-weight", "300"])),
+          "edges": (L1_ONLY, PIX2PIX), "inpaint": (L1_ONLY, PIX2PIX)}
 TARGETS = {"superres_db": 3.0, "fcd_ratio": 0.5, "psnr_within": 1.5, "class_share": 0.95, "cycle_db": 25.0}
 
 
@@ -56,8 +62,8 @@ def paired_rows(quick: bool, workdir: Path, images: Path) -> tuple[list[str], li
     table, verdicts, commands = [], [], []
     for task in PAIRED:
         found = {}
-        for label, extra in (("U-Net, L1 only", ["--adv-weight", "0"]), ("pix2pix", [])):
-            out = workdir / f"{task}-{'l1' if extra else 'pix2pix'}"
+        for label, slug, extra in MODELS[task]:
+            out = workdir / f"{task}-{slug}"
             args = ["train", "pix2pix", "--data", task, "--epochs", epochs, "--max-samples", samples, *extra,
                     "--out", out, "--quiet", "--overwrite"]
             secs = _aegan(args)
@@ -66,7 +72,8 @@ def paired_rows(quick: bool, workdir: Path, images: Path) -> tuple[list[str], li
             run, ev = _evaluate(out)
             found[label] = (run, ev)
             print(f"  {task} {label}: {ev['psnr']['value']:.2f} dB, FCD {ev['fcd']['value']:.1f}", flush=True)
-        run, ev = found["pix2pix"]
+        scored = MODELS[task][-1][0]
+        run, ev = found[scored]
         base = next((k for k in ev["psnr"] if k not in ("value", "units")), None)
         if base:
             table.append(f"| {task} | {base} | {ev['l1'][base]:.4f} | {ev['psnr'][base]:.2f} | {ev['ssim'][base]:.3f}"
@@ -77,21 +84,23 @@ def paired_rows(quick: bool, workdir: Path, images: Path) -> tuple[list[str], li
         l1 = found["U-Net, L1 only"][1]
         if task == "superres":
             gain = ev["psnr"]["value"] - ev["psnr"]["bicubic"]
+            default = found["pix2pix"][1]["psnr"]
             ok = gain >= TARGETS["superres_db"]
-            verdicts.append(f"- superres: pix2pix PSNR {gain:+.2f} dB over bicubic (target >= +3 dB): "
-                            f"**{'met' if ok else 'NOT met'}**")
+            verdicts.append(f"- superres: {scored} PSNR {gain:+.2f} dB over bicubic (target >= +3 dB): "
+                            f"**{'met' if ok else 'NOT met'}** (with the default L1 weight 100: "
+                            f"{default['value'] - default['bicubic']:+.2f} dB)")
         else:
             ratio = ev["fcd"]["value"] / l1["fcd"]["value"]
             gap = l1["psnr"]["value"] - ev["psnr"]["value"]
             ok = ratio <= TARGETS["fcd_ratio"] and gap <= TARGETS["psnr_within"]
-            verdicts.append(f"- {task}: pix2pix FCD {ratio:.2f}x the L1-only U-Net's (target <= 0.5x) at a PSNR "
+            verdicts.append(f"- {task}: {scored} FCD {ratio:.2f}x the L1-only U-Net's (target <= 0.5x) at a PSNR "
                             f"{gap:+.2f} dB below it (target within 1.5 dB): **{'met' if ok else 'NOT met'}**")
         test = load_dataset(run.config.data, "test")
         a, b = run.sides(test.subset(np.arange(SHOWN)))
         _picture([found["U-Net, L1 only"][0], run], a, b, images / f"translation-{task}.png")
     lines = ["| task | model | L1 | PSNR dB | SSIM | FCD | FCD floor |", "|---|---|---:|---:|---:|---:|---:|",
              *table, "", *verdicts, "",
-             "Pictures (rows: input, U-Net L1 only, pix2pix, target): " + ", ".join(
+             "Pictures (rows: input, U-Net L1 only, the scored pix2pix (the last row of its task), target): " + ", ".join(
                  f"[{t}](benchmarks/images/translation-{t}.png)" for t in PAIRED) + ".", "",
              "Commands: " + "; ".join(f"`{c}`" for c in commands) + "."]
     return lines, verdicts
@@ -133,8 +142,8 @@ def translation_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     images.mkdir(parents=True, exist_ok=True)
     head = ["## Image-to-image translation", "",
             f"Paired built-in tasks from Fashion-MNIST, each model {1 if quick else EPOCHS} epochs on "
-            f"{2000 if quick else SAMPLES:,} training pairs (batch 64, Adam 2e-4 (0.5, 0.999), the U-Net and "
-            "PatchGAN sized for 28x28), scored on 2,000 test pairs: L1, PSNR and SSIM against the targets "
+            f"{2000 if quick else SAMPLES:,} training pairs (the defaults: batch 16, Adam 2e-4 (0.5, 0.999), the U-Net "
+            "and PatchGAN sized for 28x28), scored on 2,000 test pairs: L1, PSNR and SSIM against the targets "
             "(pixels in [0, 1]), FCD of the outputs to the targets in the shipped classifier's feature space "
             "(floor: as many training images). The trivial answer: bicubic upsampling of the 7x7 means "
             "(superres), the masked input itself (inpaint). Training times are left out: they say more about "

@@ -107,9 +107,21 @@ def test_l1_only_unet_has_no_discriminator(cli, tmp_path):
     assert run.module.d_b is None and "d_loss" not in metrics_of(tmp_path / "r")[-1]
 
 
+def test_defaults_follow_the_image_size_and_the_command():
+    from aegan.config import TranslationConfig
+    from aegan.models.translation import ResnetGenerator, resolve
+    from aegan.runs.tasks import TASKS
+    small, large = (resolve(TranslationConfig(mode="cyclegan"), size) for size in ((28, 28), (64, 64)))
+    assert (small.downsamplings, small.base_channels, large.downsamplings, large.base_channels) == (1, 32, 2, 64)
+    assert resolve(TranslationConfig(mode="pix2pix"), (28, 28)).downsamplings is None  # a U-Net has none
+    import torch
+    g = ResnetGenerator(1, 1, 8, 1, downs=1)
+    assert g(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+    assert [TASKS["translation"].defaults(c).batch_size for c in ("pix2pix", "cyclegan")] == [16, 8]
+
+
 def test_cyclegan_cycle_loss_falls_and_both_directions_work(cli, tmp_path):
-    # 16x16 digits: the residual generator works at a quarter of the side, and instance norm
-    # over 2x2 maps (8x8 digits) says little
+    # 16x16 digits: instance norm over the 4x4 maps of 8x8 digits at half the side says little
     data = digits_pairs(tmp_path, n=300, scale=2)
     out = tmp_path / "cyc"
     r = cli("train", "cyclegan", "--data", data, "--epochs", "6", "--batch-size", "16", "--base-channels", "8",
@@ -203,6 +215,7 @@ def test_bad_uses_of_runs_are_one_line(cli, tmp_path, digits_run):
         (("train", "cyclegan", "--data", "edges", "--out", tmp_path / "c"), "is a paired task"),
         (("train", "pix2pix", "--data", "digits", "--out", tmp_path / "c"), "a dataset of single images, not of pairs"),
         (("train", "pix2pix", "--data", tmp_path, "--out", tmp_path / "c"), "a folder without A/ and B/"),
+        (("train", "cyclegan", "--data", data, "--downsamplings", "3", "--out", tmp_path / "c"), "must be 1 or 2"),
     ]
     np.savez(tmp_path / "uneven.npz", a=np.zeros((5, 8, 8)), b=np.zeros((4, 8, 8)))
     cases.append((("train", "pix2pix", "--data", tmp_path / "uneven.npz", "--out", tmp_path / "u"),

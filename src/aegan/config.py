@@ -184,7 +184,7 @@ class TranslationConfig:
     mode: str = _f("pix2pix", "pix2pix (paired) or cyclegan (unpaired): set by the command",
                    choices=("pix2pix", "cyclegan"))
     generator: typing.Optional[str] = _f(None, "unet (skip connections; pix2pix's default) or resnet (residual "
-                                               "blocks at 1/4 size; CycleGAN's default)", choices=("unet", "resnet"))
+                                               "blocks; CycleGAN's default)", choices=("unet", "resnet"))
     base_channels: typing.Optional[int] = _f(None, "channels of the first layer of G and D, doubling per stride-2 "
                                                    "stage up to 8x (default: 64; 32 for sides under 64 pixels)")
     l1_weight: float = _f(100.0, "pix2pix: weight of the L1 distance to the target (lambda; 100 in the paper)")
@@ -196,6 +196,9 @@ class TranslationConfig:
     pool_size: int = _f(50, "cyclegan: generated images kept for the discriminators (history pool; 0: off)")
     res_blocks: typing.Optional[int] = _f(None, "resnet generator: residual blocks (default: 6 up to 128 pixels, "
                                                 "9 above)")
+    downsamplings: typing.Optional[int] = _f(None, "resnet generator: stride-2 stages before the residual blocks "
+                                                   "(and as many up after); default: 2 from 64 pixels (the paper's), "
+                                                   "1 below")
     betas: tuple[float, ...] = _f((0.5, 0.999), "Adam betas of G and D")
 
 
@@ -327,6 +330,7 @@ def validate_translation(m: TranslationConfig) -> None:
         (m.identity_weight >= 0, f"--identity-weight {m.identity_weight} must be zero or positive"),
         (m.pool_size >= 0, f"--pool-size {m.pool_size} must be zero or positive"),
         (m.res_blocks is None or m.res_blocks >= 1, f"--res-blocks {m.res_blocks} must be at least 1"),
+        (m.downsamplings is None or 1 <= m.downsamplings <= 2, f"--downsamplings {m.downsamplings} must be 1 or 2"),
         (len(m.betas) == 2 and all(0 <= b < 1 for b in m.betas), f"--betas {m.betas}: expected two numbers in "
                                                                    "[0, 1), e.g. 0.5,0.999"),
         (m.mode != "pix2pix" or m.l1_weight > 0 or m.adv_weight > 0, "--l1-weight 0 with --adv-weight 0 leaves "

@@ -90,7 +90,7 @@ def run_flags(p: argparse.ArgumentParser, task, name: str) -> None:
         p.add_argument("--normalize", dest="DataConfig.normalize", default=None, choices=NORMALIZE_CHOICES,
                        help="images: unit [0,1] or symmetric [-1,1]; tables: standard or none (default: auto)")
     add_flags(p, task.model_config, skip=task.skip_model + task.skip_model_for(name))
-    add_flags(p, TrainConfig, skip=task.skip_train, base=task.train_defaults)
+    add_flags(p, TrainConfig, skip=task.skip_train, base=task.defaults(name))
 
 
 def given_settings(args, task) -> set[str]:
@@ -105,7 +105,7 @@ def run_config(args) -> tuple[RunConfig, object]:
     """(the RunConfig the flags describe, the dataset they name), checked before any training."""
     task = TASKS[args.task]
     preset = getattr(args, "preset", None)
-    model, train = apply_preset(preset, task.model_for(args.family), task.train_defaults, task.presets)
+    model, train = apply_preset(preset, task.model_for(args.family), task.defaults(args.family), task.presets)
     model = from_flags(args, task.model_config, model)
     train = from_flags(args, TrainConfig, train)
     dc = dataclasses.replace(from_flags(args, DataConfig), **task.data_for(args.family))
