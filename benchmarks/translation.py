@@ -145,8 +145,8 @@ def translation_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     images.mkdir(parents=True, exist_ok=True)
     head = ["## Image-to-image translation", "",
             f"Paired built-in tasks from Fashion-MNIST, each model {1 if quick else EPOCHS} epochs on "
-            f"{2000 if quick else SAMPLES:,} training pairs (the defaults: batch 16, Adam 2e-4 (0.5, 0.999), the U-Net "
-            "and PatchGAN sized for 28x28), scored on 2,000 test pairs: L1, PSNR and SSIM against the targets "
+            f"{2000 if quick else SAMPLES:,} training pairs (the defaults: batch 16, Adam 2e-4 (0.5, 0.999), instance "
+            "noise 0.1 on what D sees, the U-Net and PatchGAN sized for 28x28), scored on 2,000 test pairs: L1, PSNR and SSIM against the targets "
             "(pixels in [0, 1]), FCD of the outputs to the targets in the shipped classifier's feature space "
             "(floor: as many training images). The trivial answer: bicubic upsampling of the 7x7 means "
             "(superres), the masked input itself (inpaint). Training times are left out: they say more about "

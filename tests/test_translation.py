@@ -216,6 +216,7 @@ def test_bad_uses_of_runs_are_one_line(cli, tmp_path, digits_run):
         (("train", "pix2pix", "--data", "digits", "--out", tmp_path / "c"), "a dataset of single images, not of pairs"),
         (("train", "pix2pix", "--data", tmp_path, "--out", tmp_path / "c"), "a folder without A/ and B/"),
         (("train", "cyclegan", "--data", data, "--downsamplings", "3", "--out", tmp_path / "c"), "must be 1 or 2"),
+        (("train", "pix2pix", "--data", data, "--d-noise", "-0.1", "--out", tmp_path / "c"), "must be zero or positive"),
     ]
     np.savez(tmp_path / "uneven.npz", a=np.zeros((5, 8, 8)), b=np.zeros((4, 8, 8)))
     cases.append((("train", "pix2pix", "--data", tmp_path / "uneven.npz", "--out", tmp_path / "u"),

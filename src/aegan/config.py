@@ -190,6 +190,9 @@ class TranslationConfig:
     l1_weight: float = _f(100.0, "pix2pix: weight of the L1 distance to the target (lambda; 100 in the paper)")
     adv_weight: float = _f(1.0, "weight of the adversarial loss of G; 0 trains the generator on L1 (pix2pix) or "
                                 "cycle consistency alone, with no discriminator")
+    d_noise: float = _f(0.1, "pix2pix: std of Gaussian noise added to the output side of the pairs the "
+                             "discriminator sees (model units, [-1, 1]; instance noise), so that it judges "
+                             "realism rather than exact agreement with the input (0: off, as the paper)")
     cycle_weight: float = _f(10.0, "cyclegan: weight of the cycle-consistency loss (lambda; 10 in the paper)")
     identity_weight: float = _f(0.5, "cyclegan: identity loss weight as a fraction of --cycle-weight (0.5 in the "
                                      "paper; 0: off)")
@@ -328,6 +331,7 @@ def validate_translation(m: TranslationConfig) -> None:
         (m.adv_weight >= 0, f"--adv-weight {m.adv_weight} must be zero or positive"),
         (m.cycle_weight >= 0, f"--cycle-weight {m.cycle_weight} must be zero or positive"),
         (m.identity_weight >= 0, f"--identity-weight {m.identity_weight} must be zero or positive"),
+        (m.d_noise >= 0, f"--d-noise {m.d_noise} must be zero or positive"),
         (m.pool_size >= 0, f"--pool-size {m.pool_size} must be zero or positive"),
         (m.res_blocks is None or m.res_blocks >= 1, f"--res-blocks {m.res_blocks} must be at least 1"),
         (m.downsamplings is None or 1 <= m.downsamplings <= 2, f"--downsamplings {m.downsamplings} must be 1 or 2"),

@@ -60,7 +60,7 @@ def other_families_settings(command: str) -> tuple[str, ...]:
 # small batches, as the papers (which use 1): per epoch about the time of batch 64 on a CPU, and
 # better images (BENCHMARKS.md, translation: edges FCD 115 -> 56 at batch 16; cycle PSNR +1.4 dB)
 TRANSLATION_BATCH = {"pix2pix": 16, "cyclegan": 8}
-TRANSLATION_ONLY = {"pix2pix": ("l1_weight",), "cyclegan": ("cycle_weight", "identity_weight", "pool_size")}
+TRANSLATION_ONLY = {"pix2pix": ("l1_weight", "d_noise"), "cyclegan": ("cycle_weight", "identity_weight", "pool_size")}
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (

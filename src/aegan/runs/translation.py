@@ -115,7 +115,7 @@ class TranslationRun(RunBase):
 
     def describe(self) -> list[tuple[str, str]]:
         m = self.config.model
-        weights = (f"L1 x{m.l1_weight}" if self.paired else
+        weights = (f"L1 x{m.l1_weight}, D's instance noise {m.d_noise:g}" if self.paired else
                    f"cycle x{m.cycle_weight}, identity x{m.identity_weight * m.cycle_weight:g}, pool {m.pool_size}")
         return [("model", f"{self.title}, base channels {m.base_channels}, adversarial x{m.adv_weight}, {weights}"),
                 ("sides", f"A {self.side_shape('a')} -> B {self.side_shape('b')}, "
@@ -265,20 +265,26 @@ def pix2pix_loop(model, m, tc, ctl, on_epoch, progress, accel, opts, train, val)
     opt_g, opt_d = opts[0], (opts[1] if len(opts) > 1 else None)
     g_params, d_params = list(G.parameters()), list(D.parameters()) if D is not None else []
 
+    def seen(a, b):
+        """What D sees of a pair: instance noise on the output side hides the exact agreement of a
+        real target with its input (inpaint's known pixels, superres' block means), which fakes
+        never quite reach and D would otherwise learn to check instead of realism."""
+        return torch.cat([a, b + m.d_noise * torch.randn_like(b) if m.d_noise else b], 1)
+
     def step(batch, st):
         x, _ = batch
         a, b = x[:, :ca], x[:, ca:]
         fake = G(a)
         out = {}
         if D is not None:
-            d_real, d_fake = D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1))
+            d_real, d_fake = D(seen(a, b)), D(seen(a, fake.detach()))
             d_loss = 0.5 * d_cross_entropy(d_real, d_fake)  # halved, as in pix2pix
             descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss")
             out["d_loss"] = (d_loss.detach(), 1)
         l1 = (fake - b).abs().mean()
         g_loss = m.l1_weight * l1
         if D is not None and m.adv_weight > 0:
-            g_adv = g_non_saturating(D(torch.cat([a, fake], 1)))
+            g_adv = g_non_saturating(D(seen(a, fake)))
             g_loss = g_loss + m.adv_weight * g_adv
             out["g_adv"] = (g_adv.detach(), 1)
         descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss")
