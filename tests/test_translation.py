@@ -121,7 +121,8 @@ def test_defaults_follow_the_image_size_and_the_command():
 
 
 def test_cyclegan_cycle_loss_falls_and_both_directions_work(cli, tmp_path):
-    # 16x16 digits: instance norm over the 4x4 maps of 8x8 digits at half the side says little
+    # 16x16 digits: on 8x8 ones the generator's maps at half the side are 4x4, too few pixels
+    # for instance norm
     data = digits_pairs(tmp_path, n=300, scale=2)
     out = tmp_path / "cyc"
     r = cli("train", "cyclegan", "--data", data, "--epochs", "6", "--batch-size", "16", "--base-channels", "8",
