@@ -28,6 +28,7 @@ import torch  # noqa: E402
 import aegan  # noqa: E402
 from aegan.data import load_dataset  # noqa: E402
 from compression import compression_section  # noqa: E402
+from image_gans import image_gans_section  # noqa: E402
 from speed import speed_section  # noqa: E402
 from translation import translation_section  # noqa: E402
 from tuning import tuning_section  # noqa: E402
@@ -217,84 +218,6 @@ def toy_section(quick: bool, workdir: Path) -> list[str]:
     return lines + [""]
 
 
-GAN_IMAGE_LOSSES = ("ns", "minimax", "wgan", "wgan-gp", "hinge", "lsgan")
-
-
-def gan_images_section(quick: bool, workdir: Path, images: Path) -> list[str]:
-    """A dcgan per loss on Fashion-MNIST with every other setting at its default: its sample grid
-    and `aegan evaluate` (FCD, KID, precision/recall, density/coverage) beside the real-vs-real floor."""
-    data = "fashion-mnist"
-    n, epochs, n_eval = (2000, 1, 1000) if quick else (20000, 3, 10000)
-    losses = GAN_IMAGE_LOSSES[:2] if quick else GAN_IMAGE_LOSSES
-    images.mkdir(parents=True, exist_ok=True)
-    lines = ["## GAN samples on Fashion-MNIST (dcgan, one row per loss)", "",
-             f"`--arch dcgan` on {data}, the first {n:,} training images, {epochs} epoch(s), every other setting at "
-             "the loss's default (batch 64, the paper's optimiser, EMA 0.999; wgan and wgan-gp take 5 critic steps "
-             "per generator step, so they make a fifth of the generator updates in the same epochs). Grids: 64 "
-             f"samples of the EMA generator, seed 0. Metrics: `aegan evaluate RUN --n {n_eval}` in the feature "
-             "space of aegan's shipped Fashion-MNIST classifier (FCD is the Frechet distance there, not FID); "
-             "the row before last is the textbook peer, TensorFlow's DCGAN tutorial re-written in PyTorch in "
-             "`benchmarks/peers.py` and trained on the same images for the same epochs with the tutorial's own "
-             "settings; the last row is the real-vs-real floor (training images against test images, same N). "
-             "KID is x1000, on features standardised with the test images' mean and spread. Wall time is the "
-             "training run on this CPU.", "",
-             "| loss | samples | FCD | KID x1000 | precision | recall | density | coverage | wall time | command |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    cols = ("fcd", "kid", "precision", "recall", "density", "coverage")
-    floor, best = None, None
-    for loss in losses:
-        out = workdir / f"dcgan-{loss}"
-        png = images / f"dcgan-{data}-{loss}.png"
-        args = ["train", "gan", "--data", data, "--arch", "dcgan", "--loss", loss, "--max-samples", str(n),
-                "--epochs", str(epochs)]
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "aegan", *args, "--out", str(out), "--quiet", "--overwrite"],
-                       check=True, stdout=subprocess.DEVNULL)
-        secs = time.perf_counter() - t0
-        subprocess.run([sys.executable, "-m", "aegan", "sample", str(out), "-n", "64", "--seed", "0",
-                        "--out", str(png), "--overwrite"], check=True, stdout=subprocess.DEVNULL)
-        ev = json.loads(subprocess.run([sys.executable, "-m", "aegan", "evaluate", str(out), "--n", str(n_eval),
-                                        "--json"], check=True, capture_output=True, text=True).stdout)
-        floor = {k: ev[k]["real_vs_real"] for k in cols}
-        shown = [ev[k]["value"] * (1000 if k == "kid" else 1) for k in cols]
-        if best is None or shown[0] < best[1]:
-            best = (loss, shown[0])
-        rel = os.path.relpath(png, images.parent.parent)  # from the folder of BENCHMARKS.md
-        lines.append(f"| {loss} | ![{loss}]({rel}) | " + " | ".join(f"{v:.3f}" for v in shown) +
-                     f" | {secs:.0f} s | `aegan {' '.join(args)} --out RUN; aegan sample RUN -n 64 --out grid.png; "
-                     f"aegan evaluate RUN --n {n_eval}` |")
-        print(f"dcgan {loss}: {secs:.0f} s, " + ", ".join(f"{k} {v:.3f}" for k, v in zip(cols, shown)), flush=True)
-    # the textbook peer: TensorFlow's DCGAN tutorial, the same images and epochs
-    t0 = time.perf_counter()
-    from peers import textbook_dcgan
-    train = load_dataset(data, "train")
-    peer = textbook_dcgan(train.x[:n].reshape(n, 28, 28), epochs, n_eval, seed=0)
-    secs = time.perf_counter() - t0
-    peer_file = workdir / "textbook-dcgan.npy"
-    np.save(peer_file, peer)
-    save_grid = images / f"textbook-dcgan-{data}.png"
-    from aegan.viz import grid_image, save_png
-    save_png(save_grid, grid_image(torch.from_numpy(peer[:64, None])))
-    ev = json.loads(subprocess.run([sys.executable, "-m", "aegan", "evaluate", "--samples", str(peer_file), "--data",
-                                    data, "--n", str(n_eval), "--json"], check=True, capture_output=True,
-                                   text=True).stdout)
-    peer_vals = [ev[k]["value"] * (1000 if k == "kid" else 1) for k in cols]
-    rel = os.path.relpath(save_grid, images.parent.parent)
-    lines.append(f"| textbook DCGAN (TF tutorial) | ![textbook]({rel}) | " + " | ".join(f"{v:.3f}" for v in peer_vals)
-                 + f" | {secs:.0f} s | `benchmarks/peers.py textbook_dcgan` (batch 256, Adam 1e-4, {epochs} epoch(s) on "
-                   f"the same images); `aegan evaluate --samples S.npy --data {data} --n {n_eval}` |")
-    print(f"textbook dcgan: {secs:.0f} s, " + ", ".join(f"{k} {v:.3f}" for k, v in zip(cols, peer_vals)), flush=True)
-    if floor:
-        lines.append("| real vs real | | " + " | ".join(f"{floor[k] * (1000 if k == 'kid' else 1):.3f}"
-                                                    for k in cols) + " | | |")
-    if best:
-        verdict = "met" if best[1] <= peer_vals[0] / 2 else "NOT met"
-        lines += ["", f"Target (issue 4: the best loss's FCD at most half the textbook DCGAN's, same images and epochs): "
-                      f"{best[0]} {best[1]:.1f} vs textbook {peer_vals[0]:.1f}, ratio {best[1] / peer_vals[0]:.2f}: "
-                      f"**{verdict}**" + (" (quick mode: not the target setting)" if quick else "")]
-    return lines + [""]
-
-
 def tabular_anomaly(seeds: int) -> list[tuple[str, float, float]]:
     """scikit-learn's breast-cancer table: fit on benign rows only (80% of them, split by seed),
     score the other benign rows and every malignant one; AUROC of aegan's detector with its
@@ -372,13 +295,14 @@ def anomaly_section(quick: bool, workdir: Path) -> list[str]:
     return lines + [""]
 
 
-SECTIONS = {"autoencoders": autoencoders_section, "toy": toy_section, "gan-images": gan_images_section,
+SECTIONS = {"autoencoders": autoencoders_section, "toy": toy_section, "gan-images": image_gans_section,
             "anomaly": anomaly_section, "compression": compression_section, "translation": translation_section,
             "tuning": tuning_section, "speed": speed_section}
 
 
 HEADINGS = {"## Autoencoders on Fashion-MNIST": "autoencoders", "## GANs on the 2-D mixtures": "toy",
-            "## GAN samples on Fashion-MNIST": "gan-images", "## Anomaly detection": "anomaly",
+            "## GAN samples on Fashion-MNIST": "gan-images", "## Image GANs on Fashion-MNIST": "gan-images",
+            "## Anomaly detection": "anomaly",
             "## Compression on Fashion-MNIST": "compression", "## Image-to-image translation": "translation",
             "## Tuning on Fashion-MNIST": "tuning",
             "## Speed and scale": "speed"}

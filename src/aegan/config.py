@@ -136,7 +136,8 @@ class GANConfig:
     lr_decay: typing.Optional[str] = _f(None, "learning-rate schedule of G and D: constant, or linear decay to 0 "
                                               "by the last step (default: linear for tables and 2-D toys, "
                                               "constant for images)", choices=("constant", "linear"))
-    lr_g: typing.Optional[float] = _f(None, "generator learning rate (default: the loss's paper)",
+    lr_g: typing.Optional[float] = _f(None, "generator learning rate (default: the loss's paper; with ns on images "
+                                            "4e-4, twice D's)",
                                       tune=Range(2e-5, 1e-3, log=True))
     lr_d: typing.Optional[float] = _f(None, "discriminator learning rate (default: the loss's paper)",
                                       tune=Range(2e-5, 1e-3, log=True))
@@ -144,6 +145,14 @@ class GANConfig:
     betas_d: typing.Optional[tuple[float, ...]] = _f(None, "discriminator Adam betas, e.g. 0.5,0.999")
     clip: typing.Optional[float] = _f(None, "wgan weight clipping bound (default 0.01)")
     gp_weight: typing.Optional[float] = _f(None, "wgan-gp gradient penalty weight lambda (default 10)")
+    kernel: typing.Optional[int] = _f(None, "dcgan kernel size: 4 (Radford et al. 2016: kernel-4 stride-2 convs, "
+                                            "batch norm after the projection; default) or 3 (aegan 0.1's layout)")
+    init: typing.Optional[str] = _f(None, "initial weights: dcgan (normal, std 0.02; batch-norm scales normal "
+                                          "around 1; Radford et al. 2016; default for images) or torch (PyTorch's "
+                                          "defaults; default for tables)",
+                                    choices=("torch", "dcgan"))
+    r1: typing.Optional[float] = _f(None, "R1 penalty gamma on D's gradient at real data (Mescheder et al. "
+                                          "2018); none: off")
 
 
 @dataclass

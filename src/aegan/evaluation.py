@@ -17,6 +17,7 @@ from .errors import DataError, UsageError
 from .runs.classifier import ClassifierRun, shipped
 
 KID_SUBSETS, KID_SIZE = 100, 1000
+STACKED, STACKED_SAMPLES = "stacked-fashion-mnist", 26000  # the PacGAN protocol's sample count
 IWAE_EXAMPLES = 1000  # the importance-weighted bound (IWAE_K samples) is costly: k passes per example
 
 
@@ -122,9 +123,37 @@ def evaluate_gan(run, n: int, features: str | None = None, seed: int = 0) -> dic
                 "n": 2500}
     if run.kind != "image":
         raise UsageError("sample metrics need image data or a 2-D toy; this GAN is tabular")
+    if run.config.data_info["name"] == STACKED:
+        fake = run.normalizer.to_pixels(run.sample_model(max(n, STACKED_SAMPLES), seed=seed))
+        return evaluate_stacked(fake, run.data_config, feature_network("fashion-mnist", features))
     fnet = feature_network(run.config.data_info["name"], features)
     fake = run.normalizer.to_pixels(run.sample_model(n, seed=seed))
-    return evaluate_images(fake, run.data_config, fnet, n, seed)
+    out = evaluate_images(fake, run.data_config, fnet, n, seed)
+    k = run.gan.num_classes
+    if k and k == fnet.num_classes:  # conditional: is a sample asked for class c classified as c?
+        per = max(1, n // k)
+        hits = [float((_features(fnet.net, run.normalizer.to_pixels(run.sample_model(per, c, seed)))[1] == c).mean())
+                for c in range(k)]
+        out["class_accuracy"] = {"value": float(np.mean(hits)), "per_class": hits, "worst": float(min(hits))}
+    return out
+
+
+def evaluate_stacked(fake: torch.Tensor, data: DataConfig, feature_run) -> dict:
+    """Modes of stacked Fashion-MNIST captured by unit-pixel samples `fake` (N, 3, 28, 28): each channel
+    classified by `feature_run`, a mode is a triple of classes; beside the same count on as many real
+    stacked training images (the floor)."""
+    real = load_dataset(data, "train")
+    n = min(len(fake), len(real))
+
+    def channel_classes(x: torch.Tensor) -> np.ndarray:
+        flat = x.reshape(-1, 1, *x.shape[2:])  # every channel as a one-channel image
+        return _features(feature_run.net, flat)[1].reshape(len(x), -1)
+
+    value = metrics.stacked_modes(channel_classes(fake[:n]), feature_run.num_classes)
+    floor = metrics.stacked_modes(channel_classes(dataset_unit_images(real.subset(np.arange(n)))),
+                                  feature_run.num_classes)
+    return {"modes": {"value": value["modes"], "of": value["num_modes"], "real_vs_real": floor["modes"]},
+            "mode_kl": {"value": value["kl"], "real_vs_real": floor["kl"]}, "n": n}
 
 
 def evaluate_autoencoder(run, n: int, seed: int = 0, baselines: bool = True) -> dict:

@@ -24,6 +24,8 @@ class GANLoss:
     spectral_norm: bool = False
     d_batch_norm: bool = False  # DCGAN's batch norm in D; not with a gradient penalty or a critic
     paper: str = ""
+    # G's learning rate on images when it differs from `lr` (measured: BENCHMARKS.md, image GANs' ablation)
+    image_lr_g: float | None = None
     # an epoch's mean D loss below this means D wins outright (G gets no useful gradient);
     # None for the Wasserstein critics, whose loss has no floor
     d_wins_below: float | None = 0.02
@@ -32,7 +34,7 @@ class GANLoss:
 GAN_LOSSES: dict[str, GANLoss] = {
     "minimax": GANLoss("d_cross_entropy", "g_minimax", d_batch_norm=True, paper="Goodfellow et al. 2014 (saturating)"),
     "ns": GANLoss("d_cross_entropy", "g_non_saturating", d_batch_norm=True,
-                  paper="Goodfellow et al. 2014 (non-saturating)"),
+                  paper="Goodfellow et al. 2014 (non-saturating)", image_lr_g=4e-4),
     "wgan": GANLoss("d_wasserstein", "g_wasserstein", "rmsprop", 5e-5, (0.0, 0.0), n_critic=5, clip=0.01,
                     paper="Arjovsky et al. 2017", d_wins_below=None),
     "wgan-gp": GANLoss("d_wasserstein", "g_wasserstein", "adam", 1e-4, (0.0, 0.9), n_critic=5, gp_weight=10.0,

@@ -99,6 +99,13 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=N
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+def r1_penalty(real_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x D(x)||^2] over real examples `real` (which require grad) and D's outputs on them
+    (Mescheder et al. 2018, R1; the D loss adds gamma / 2 times this)."""
+    (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli & Bovik 2003, per scale
 
 

@@ -24,6 +24,7 @@ from .idx import INSTALL_HINT, is_idx_folder, load_idx_folder
 from .images import load_image_folder
 from .normalize import Normalizer
 from .lazy import LazyRows
+from .stacked import stacked_fashion_mnist
 from .tables import load_csv
 from .toy2d import toy_loader
 
@@ -68,6 +69,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "fashion-mnist": _named_idx("fashion-mnist", FASHION_CLASSES),
     "mnist": _named_idx("mnist", None),
     "digits": _digits,
+    "stacked-fashion-mnist": lambda split, **opts: stacked_fashion_mnist(split, opts.get("data_dir")),
     "ring": toy_loader("ring"),
     "grid": toy_loader("grid"),
 }

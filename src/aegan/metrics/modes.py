@@ -22,3 +22,15 @@ def mode_stats(samples: np.ndarray, centers: np.ndarray, std: float) -> dict[str
     kl = float((p[nz] * np.log(p[nz] * k)).sum()) if counts.sum() else float("nan")
     return {"modes": int((counts > 0).sum()), "num_modes": k, "high_quality": float(hq.mean()),
             "reverse_kl": kl}
+
+
+def stacked_modes(channel_labels: np.ndarray, num_classes: int) -> dict[str, float]:
+    """Stacked data (Metz et al. 2017; Lin et al. 2018): channel_labels (N, C), the class a classifier
+    gives each channel of each sample -> modes captured (distinct class tuples, of num_classes ** C)
+    and KL(sample histogram || uniform over the modes) in nats."""
+    labels = np.asarray(channel_labels, np.int64)
+    k = num_classes ** labels.shape[1]
+    modes = (labels * num_classes ** np.arange(labels.shape[1])[::-1]).sum(1)
+    p = np.bincount(modes, minlength=k) / len(modes)
+    nz = p > 0
+    return {"modes": int(nz.sum()), "num_modes": k, "kl": float((p[nz] * np.log(p[nz] * k)).sum())}

@@ -23,6 +23,68 @@ from ..nets import OUTPUT_ACTIVATIONS, ConvDecoder, ConvEncoder, mlp, output_act
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": partial(nn.LeakyReLU, 0.2)}
 
 
+def halvings(h: int, w: int, stages: int) -> list[tuple[int, int]]:
+    """Spatial sizes after each kernel-4, stride-2, padding-1 conv: floor(s / 2) per stage."""
+    sizes = [(h, w)]
+    for _ in range(stages):
+        h, w = h // 2, w // 2
+        sizes.append((h, w))
+    return sizes
+
+
+class UpConvGenerator(nn.Module):
+    """The DCGAN generator of Radford et al. 2016 for any image size: z -> Linear (the paper's
+    projection) to channels[-1] x h0 x w0, batch norm, ReLU, then one kernel-4 stride-2 transposed conv
+    per stage (doubling the size; batch norm and ReLU between), cropped to H x W at the centre when
+    h0 * 2^stages overshoots (h0 = ceil(H / 2^stages))."""
+
+    def __init__(self, z_in: int, channels: tuple[int, ...], shape: tuple[int, int, int]):
+        super().__init__()
+        c_img, self.h, self.w = shape
+        scale = 2 ** len(channels)
+        start = (channels[-1], -(-self.h // scale), -(-self.w // scale))
+        self.stem = nn.Sequential(nn.Linear(z_in, math.prod(start), bias=False), nn.Unflatten(1, start),
+                                  nn.BatchNorm2d(start[0]), nn.ReLU(inplace=True))
+        outs = list(reversed(channels[:-1])) + [c_img]
+        layers: list[nn.Module] = []
+        c = channels[-1]
+        for i, c_out in enumerate(outs):
+            last = i == len(outs) - 1
+            layers.append(nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1, bias=last))
+            if not last:
+                layers += [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+            c = c_out
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.deconvs(self.stem(z))
+        top, left = (x.shape[2] - self.h) // 2, (x.shape[3] - self.w) // 2
+        return x[:, :, top:top + self.h, left:left + self.w]
+
+
+class DownConvCritic(nn.Module):
+    """The DCGAN discriminator body: one kernel-4 stride-2 conv per stage with LeakyReLU 0.2, batch
+    norm from the second on (when asked), flattened: (N, C, H, W) -> (N, channels[-1] * h * w)."""
+
+    def __init__(self, shape: tuple[int, int, int], channels: tuple[int, ...], batch_norm: bool):
+        super().__init__()
+        c, h, w = shape
+        layers: list[nn.Module] = []
+        for i, c_out in enumerate(channels):
+            norm = batch_norm and i > 0
+            layers.append(nn.Conv2d(c, c_out, 4, stride=2, padding=1, bias=not norm))
+            if norm:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            c = c_out
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        fh, fw = halvings(h, w, len(channels))[-1]
+        self.out_dim = c * fh * fw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convs(x)
+
+
 class Generator(nn.Module):
     """z (+ a label embedding for conditional models) -> body -> output activation.
     mlp: Linear layers with ReLU; dcgan: Linear to a small feature map, then transposed convs
@@ -33,11 +95,15 @@ class Generator(nn.Module):
         self.shape, self.z_dim = tuple(shape), cfg.z_dim
         self.embed = nn.Embedding(num_classes, cfg.z_dim) if num_classes else None
         z_in = 2 * cfg.z_dim if self.embed is not None else cfg.z_dim
-        if cfg.arch == "dcgan":
+        if cfg.arch == "dcgan" and cfg.kernel == 4:
+            self.body = UpConvGenerator(z_in, cfg.conv_channels, self.shape)
+        elif cfg.arch == "dcgan":  # aegan 0.1's layout (kernel 3)
             self.body = ConvDecoder(z_in, cfg.conv_channels, self.shape)
         else:
             self.body = nn.Sequential(mlp([z_in, *cfg.hidden, math.prod(shape)]), nn.Unflatten(1, self.shape))
         self.out_act = OUTPUT_ACTIVATIONS[output]()
+        if cfg.init == "dcgan":
+            dcgan_init(self)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
@@ -55,7 +121,10 @@ class Discriminator(nn.Module):
         super().__init__()
         self.pack = cfg.pack
         packed = (shape[0] * cfg.pack, *shape[1:])
-        if cfg.arch == "dcgan":
+        if cfg.arch == "dcgan" and cfg.kernel == 4:
+            self.features = DownConvCritic(packed, cfg.conv_channels, batch_norm and not spectral)
+            feat, self.act = self.features.out_dim, nn.Identity()
+        elif cfg.arch == "dcgan":
             feat = cfg.conv_channels[-1]
             self.features = ConvEncoder(packed, cfg.conv_channels, feat, batch_norm=batch_norm and not spectral)
             self.act = nn.LeakyReLU(0.2)
@@ -66,6 +135,8 @@ class Discriminator(nn.Module):
             self.act = act()
         self.head = nn.Linear(feat, 1)
         self.embed = nn.Embedding(num_classes, feat) if num_classes else None
+        if cfg.init == "dcgan":
+            dcgan_init(self)
         if spectral:
             for m in list(self.modules()):
                 if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding)):
@@ -80,6 +151,19 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             out = out + (self.embed(labels) * h).sum(1)
         return out
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al. 2016: weights N(0, 0.02), batch-norm scales N(1, 0.02), biases 0 (before spectral
+    norm wraps D's layers: it reads the weights it is given)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
 
 
 class GAN(nn.Module):
@@ -111,6 +195,30 @@ class GAN(nn.Module):
         for e, b in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
             e.copy_(b)
 
+    @torch.no_grad()
+    def recalibrate_ema(self, batches: int = 16, size: int = 256) -> None:
+        """Measure the EMA generator's batch-norm statistics on its own outputs (fixed noise, a plain
+        average over `batches` batches): the running statistics copied from the trained generator
+        belong to other weights. A generator without batch norm is left as it is."""
+        norms = [m for m in (self.ema.modules() if self.ema is not None else ())
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        saved = [(m, m.momentum) for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        was = self.ema.training
+        self.ema.train()
+        gen = torch.Generator().manual_seed(0)
+        dev = next(self.ema.parameters()).device
+        for _ in range(batches):
+            labels = torch.randint(0, self.num_classes, (size,), generator=gen).to(dev) if self.num_classes else None
+            self.ema(self.noise(size, gen).to(dev), labels)
+        for m, momentum in saved:
+            m.momentum = momentum
+        self.ema.train(was)
+
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, generator=generator)
 
@@ -141,12 +249,16 @@ def resolve(cfg, kind: str, shape: tuple[int, ...] = (), spec: GANLoss | None = 
         "lr_decay": cfg.lr_decay or ("constant" if kind == "image" else "linear"),
         "spectral_norm": cfg.spectral_norm if cfg.spectral_norm is not None else spec.spectral_norm,
         "n_critic": cfg.n_critic or spec.n_critic,
-        "lr_g": cfg.lr_g or spec.lr,
+        # on images G learns at twice D's rate with ns: Fashion-MNIST's FCD after 938 steps 439 -> 261
+        # with the dcgan init (BENCHMARKS.md, the ablation)
+        "lr_g": cfg.lr_g or ((spec.image_lr_g or spec.lr) if kind == "image" else spec.lr),
         "lr_d": cfg.lr_d or spec.lr,
         "betas_g": tuple(cfg.betas_g or spec.betas),
         "betas_d": tuple(cfg.betas_d or spec.betas),
         "clip": cfg.clip if cfg.clip is not None else (spec.clip or None),
         "gp_weight": cfg.gp_weight if cfg.gp_weight is not None else (spec.gp_weight or None),
+        "kernel": cfg.kernel or 4,
+        "init": cfg.init or ("dcgan" if kind == "image" else "torch"),
     }
     return dataclasses.replace(cfg, **pick)
 
@@ -157,10 +269,18 @@ def build_gan(cfg, kind: str, shape: tuple[int, ...], model_range, num_classes: 
     the settings left to default filled in (`gan.cfg`); user errors raise UsageError naming the flag."""
     loss = gan_loss(cfg.loss)
     cfg = resolve(cfg, kind, shape, loss)
+    image = kind == "image" and len(shape) == 3
+    side = f"{shape[1]}x{shape[2]}" if image else ""
+    too_deep = image and cfg.arch == "dcgan" and cfg.kernel == 4 and \
+        min(halvings(shape[1], shape[2], len(cfg.conv_channels))[-1]) < 1
     check_all([
         (cfg.arch != "dcgan" or kind == "image",
          f"--arch dcgan needs image data, but this data is a table of {shape[0]} columns; use --arch mlp"),
         (cfg.z_dim >= 1, f"--z-dim {cfg.z_dim} must be at least 1"),
+        (cfg.kernel in (3, 4), f"--kernel {cfg.kernel}: expected 3 or 4"),
+        (not too_deep, f"--conv-channels {','.join(map(str, cfg.conv_channels))}: {len(cfg.conv_channels)} "
+                       f"stride-2 stages shrink {side} images below one pixel; give fewer channels (stages)"),
+        (cfg.r1 is None or cfg.r1 >= 0, f"--r1 {cfg.r1} must be at least 0"),
         (cfg.pack >= 1, f"--pack {cfg.pack} must be at least 1"),
         (batch_size is None or batch_size % cfg.pack == 0,
          f"--pack {cfg.pack} does not divide --batch-size {batch_size}; choose a batch size that is a multiple"),

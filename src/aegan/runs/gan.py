@@ -17,7 +17,7 @@ from ..accel import Accel
 from ..config import RunConfig
 from ..data import Dataset, Normalizer
 from ..errors import UsageError
-from ..evaluation import evaluate_gan
+from ..evaluation import STACKED, evaluate_gan
 from .. import losses
 from ..metrics import mode_stats
 from ..models.gan import build_gan
@@ -124,7 +124,10 @@ class GANRun(RunBase):
     @classmethod
     def build_module(cls, config: RunConfig, normalizer: Normalizer) -> torch.nn.Module:
         info = config.data_info
-        return build_gan(config.model, info["kind"], tuple(info["shape"]), normalizer.model_range,
+        model = config.model
+        if model.kernel is None:  # saved before --kernel existed: aegan 0.1's kernel-3 layout
+            model = dataclasses.replace(model, kernel=3)
+        return build_gan(model, info["kind"], tuple(info["shape"]), normalizer.model_range,
                          info.get("num_classes"))
 
     @staticmethod
@@ -139,6 +142,8 @@ class GANRun(RunBase):
         name = self.config.data_info.get("name", "")
         if "modes" in self.config.data_info:
             out.append(f"aegan evaluate {path}      # modes captured, % high quality")
+        elif name == STACKED:
+            out.append(f"aegan evaluate {path}      # modes captured of the 1000 class triples, beside real stacks")
         elif self.kind == "image" and name and (SHIPPED / name / "config.json").is_file():
             out.append(f"aegan evaluate {path}      # FCD, KID, precision/recall beside the real-vs-real floor")
         elif self.kind == "image":
@@ -201,7 +206,7 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
     scaler_g, scaler_d = accel.scaler(), accel.scaler()
     # torch.compile has no double backward, which the gradient penalty needs: D stays eager then
     G_step = accel.compiled(G)
-    D_step = D if cfg.gp_weight else accel.compiled(D)
+    D_step = D if cfg.gp_weight or cfg.r1 else accel.compiled(D)
     dev = accel.device
     schedule = LR_SCHEDULES[cfg.lr_decay or "constant"]
     base_lr = [cfg.lr_g, cfg.lr_d]
@@ -219,6 +224,8 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
             return {}  # a short last batch that packing cannot split (on any process)
         gen = noise["gen"]  # a CPU generator: the same noise on every device, replayed on resume
         labels = labels if gan.num_classes else None
+        if cfg.r1:
+            real = real.detach().requires_grad_(True)
         with accel.autocast():
             fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
             d_real, d_fake = D_step(real, labels), D_step(fake.detach(), labels)
@@ -226,6 +233,8 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
         if cfg.gp_weight:  # in fp32: a second-order gradient under autocast is not worth the risk
             d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(lambda t: D(t, labels), real,
                                                                fake.detach().float(), gen)
+        if cfg.r1:
+            d_loss = d_loss + cfg.r1 / 2 * losses.r1_penalty(d_real.float(), real)
         descend(opt_d, d_loss, d_params, ctl.grad_clip, "discriminator loss", scaler_d)
         if cfg.clip:
             with torch.no_grad():
@@ -245,6 +254,7 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
         return out
 
     def end_epoch(st, means, seconds):
+        gan.recalibrate_ema()
         record = {"epoch": st["epoch"], "step": st["step"], "d_loss": means.get("d_loss", 0.0),
                   "g_loss": means.get("g_loss", 0.0), "d_real": means.get("d_real", 0.0),
                   "d_fake": means.get("d_fake", 0.0), "seconds": seconds}
