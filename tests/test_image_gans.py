@@ -125,6 +125,15 @@ def test_stacked_gan_is_evaluated_by_its_modes(cli, tmp_path):
     # 3,000 real stacks over 1,000 near-even modes cover about 1000 (1 - e^-3) = 950 of them
     assert ev["n"] == 3000 and ev["modes"]["of"] == 1000 and ev["modes"]["real_vs_real"] >= 900
     assert ev["modes"]["value"] < ev["modes"]["real_vs_real"]  # one epoch on 512 stacks covers fewer
+    # anyone's samples: real test stacks cover many modes; a one-channel file is refused in one line
+    np.save(tmp_path / "real.npy", load_dataset("stacked-fashion-mnist", "test").x[:600])
+    r = cli("evaluate", "--samples", tmp_path / "real.npy", "--data", "stacked-fashion-mnist", "--json")
+    assert r.code == 0, r.err
+    ev = json.loads(r.out)
+    assert ev["n"] == 600 and ev["modes"]["value"] > 300  # 600 draws over 1000 modes cover about 450
+    np.save(tmp_path / "grey.npy", np.zeros((600, 28, 28), np.uint8))
+    r = cli("evaluate", "--samples", tmp_path / "grey.npy", "--data", "stacked-fashion-mnist")
+    assert r.code != 0 and len(r.err.strip().splitlines()) == 1 and "(3, 28, 28)" in r.err, r.err
 
 
 @needs_fashion

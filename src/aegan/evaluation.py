@@ -204,6 +204,11 @@ def evaluate_sample_file(path: str, data: str, n: int = 10000, features: str | N
         raise DataError(f"{path}: a table of shape {samples.x.shape}; expected images (N, H, W), (N, C, H, W) "
                         "or (N, H, W, C)")
     fake = unit_images(samples.x, path)
+    if data == STACKED:  # anyone's stacked samples: the modes they cover
+        if tuple(fake.shape[1:]) != (3, 28, 28):
+            raise DataError(f"{path}: samples of shape {tuple(fake.shape[1:])}; {STACKED} images are (3, 28, 28)")
+        return evaluate_stacked(fake, DataConfig(data=data, data_dir=data_dir),
+                                feature_network("fashion-mnist", features))
     return evaluate_images(fake, DataConfig(data=data, data_dir=data_dir), feature_network(data, features), n, seed)
 
 
