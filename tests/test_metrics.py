@@ -104,3 +104,17 @@ def test_kid_in_evaluate_does_not_depend_on_the_feature_scale():
     scaled = sample_metrics(real * 50 + 3, fake * 50 + 3)  # ReLU features of another network's scale
     assert base["kid"] > 0.05 and scaled["kid"] == pytest.approx(base["kid"], rel=1e-9)
     assert scaled["fcd"] == pytest.approx(base["fcd"] * 2500, rel=1e-6)  # FCD keeps the features' units
+
+
+def test_kid_in_evaluate_is_not_swamped_by_a_feature_that_rarely_fires():
+    # a ReLU unit almost silent on real images (spread 1e-6) and a little less so on the samples: scaled
+    # per feature it became values of about 1e3 that swamped the kernel, so that KID could no longer tell
+    # a draw of the real distribution from a shifted one
+    from aegan.evaluation import sample_metrics, standardise
+    rng = np.random.default_rng(0)
+    real, same, shifted = rng.normal(size=(400, 8)), rng.normal(size=(400, 8)), rng.normal(0.5, 1.0, size=(400, 8))
+    real = np.c_[real, 1e-6 * rng.normal(size=400)]
+    same, shifted = (np.c_[a, 1e-3 * rng.normal(size=400)] for a in (same, shifted))
+    assert max(np.abs(z).max() for z in standardise(real, same, shifted)) < 10  # 5 sd of N(0, 1), with margin
+    near, far = sample_metrics(real, same)["kid"], sample_metrics(real, shifted)["kid"]
+    assert far > 10 * abs(near)
