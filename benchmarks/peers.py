@@ -52,11 +52,23 @@ def examples_discriminator() -> nn.Module:
     return d
 
 
-def examples_dcgan(images: np.ndarray, epochs: int, n_samples: int, seed: int = 0, batch_size: int = 64,
-                   on_step=None, every: int = 0) -> np.ndarray:
-    """Train pytorch/examples' DCGAN on uint8 images (N, 28, 28); return `n_samples` samples as float32
-    pixels in [0, 1], shape (n, 28, 28), drawn as the recipe draws its pictures (G in training mode: batch
-    statistics, batches of 64). `on_step(steps, sampler)` every `every` generator steps, for curves."""
+def examples_samples(g: nn.Module, n: int, train_mode: bool = True) -> np.ndarray:
+    """`n` samples of a generator as float32 pixels in [0, 1], shape (n, 28, 28), in batches of 64 with
+    fixed noise. train_mode: batch norm on each batch's own statistics, as pytorch/examples draws its
+    pictures (it never calls eval()); else the running statistics."""
+    was = g.training
+    g.train(train_mode)
+    with torch.no_grad():
+        out = torch.cat([g(torch.randn(min(64, n - i), NOISE, generator=torch.Generator().manual_seed(i)))
+                         for i in range(0, n, 64)])
+    g.train(was)
+    return ((out[:, 0] + 1) / 2).clamp(0, 1).numpy()
+
+
+def examples_dcgan(images: np.ndarray, epochs: int, seed: int = 0, batch_size: int = 64,
+                   on_step=None, every: int = 0) -> nn.Module:
+    """Train pytorch/examples' DCGAN on uint8 images (N, 28, 28); return its generator (draw samples with
+    `examples_samples`). `on_step(steps, g)` every `every` generator steps, for curves."""
     torch.manual_seed(seed)
     x = torch.from_numpy(images.reshape(len(images), 1, 28, 28).astype(np.float32) / 127.5 - 1.0)
     g, d = examples_generator(), examples_discriminator()
@@ -64,13 +76,6 @@ def examples_dcgan(images: np.ndarray, epochs: int, n_samples: int, seed: int = 
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(seed)
     bce = F.binary_cross_entropy_with_logits
-
-    def sampler(n: int) -> np.ndarray:
-        with torch.no_grad():
-            out = torch.cat([g(torch.randn(min(64, n - i), NOISE, generator=torch.Generator().manual_seed(i)))
-                             for i in range(0, n, 64)])
-        return ((out[:, 0] + 1) / 2).clamp(0, 1).numpy()
-
     steps = 0
     for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=gen).split(batch_size):
@@ -88,5 +93,5 @@ def examples_dcgan(images: np.ndarray, epochs: int, n_samples: int, seed: int = 
             opt_g.step()
             steps += 1
             if on_step is not None and every and steps % every == 0:
-                on_step(steps, sampler)
-    return sampler(n_samples)
+                on_step(steps, g)
+    return g
