@@ -323,7 +323,7 @@ def speed_section(quick: bool, workdir: Path) -> list[str]:
     if quick:
         lines += ["", "Switches (`--compile`, `--precision bf16`): not run in quick mode."]
     else:
-        lines += ["", f"The switches on this CPU, aegan samples/s (same data and epochs; `--compile`'s first epoch, "
+        lines += ["", "The switches on this CPU, aegan samples/s (same data and epochs; `--compile`'s first epoch, "
                       "which compiles, is left out like every first epoch):", "",
                   "| model | default (fp32) | `--compile` | `--precision bf16` |", "|---|---:|---:|---:|"]
         for label, (task, cfg, _) in MODELS.items():

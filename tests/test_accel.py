@@ -1,6 +1,5 @@
 """--device, --precision and --compile: what runs on this CPU-only machine."""
 
-import numpy as np
 import pytest
 import torch
 
