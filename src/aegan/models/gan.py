@@ -249,8 +249,8 @@ def resolve(cfg, kind: str, shape: tuple[int, ...] = (), spec: GANLoss | None = 
         "lr_decay": cfg.lr_decay or ("constant" if kind == "image" else "linear"),
         "spectral_norm": cfg.spectral_norm if cfg.spectral_norm is not None else spec.spectral_norm,
         "n_critic": cfg.n_critic or spec.n_critic,
-        # on images G learns at twice D's rate with ns: Fashion-MNIST's FCD after 938 steps 439 -> 261
-        # with the dcgan init (BENCHMARKS.md, the ablation)
+        # on images G learns at twice D's rate with ns: Fashion-MNIST's FCD at the demo's budget 344 -> 277
+        # with the dcgan init (BENCHMARKS.md, the image GANs' ablation)
         "lr_g": cfg.lr_g or ((spec.image_lr_g or spec.lr) if kind == "image" else spec.lr),
         "lr_d": cfg.lr_d or spec.lr,
         "betas_g": tuple(cfg.betas_g or spec.betas),
