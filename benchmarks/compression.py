@@ -14,6 +14,7 @@ import numpy as np
 
 import aegan
 from aegan.data import load_dataset
+from pool import run_jobs
 from rate_distortion import (JPEG_QUALITIES, WEBP_QUALITIES, bd_rate, bytes_at, lzma_point, pareto, pca_points,
                              pillow_points, psnr, quantised_lzma)
 
@@ -85,32 +86,36 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     curves: dict[str, list[dict]] = {}
     commands: dict[str, str] = {}
 
-    def train(name: str, args: list[str]) -> Path:
-        out = workdir / name
-        cmd = ["train", *args, "--data", "fashion-mnist", "--epochs", str(epochs), *extra, "--out", str(out),
-               "--quiet", "--overwrite"]
-        secs = _aegan(*cmd)
-        print(f"  {name}: trained in {secs:.0f}s", flush=True)
-        return out
+    def cmd(name: str, args: list[str]) -> list[str]:
+        return [sys.executable, "-m", "aegan", "train", *args, "--data", "fashion-mnist", "--epochs", str(epochs),
+                *extra, "--out", str(workdir / name), "--quiet", "--overwrite"]
 
-    for prior in ("hyperprior", "factorized"):
-        lambdas = QUICK_LAMBDAS if quick else (CODEC_LAMBDAS if prior == "hyperprior" else CODEC_LAMBDAS[1::2])
+    lambdas = {prior: QUICK_LAMBDAS if quick else (CODEC_LAMBDAS if prior == "hyperprior" else CODEC_LAMBDAS[1::2])
+               for prior in ("hyperprior", "factorized")}
+    vq_args = ["vqvae", "--arch", "conv", "--code-dim", "64", "--vq-dim", "4", "--codebook-size", "256"]
+    ae_args = ["ae", "--arch", "conv", "--code-dim", "32"]
+    jobs = {f"codec-{prior}-{lam:g}": [cmd(f"codec-{prior}-{lam:g}", ["codec", "--prior", prior, "--lambda",
+                                                                        f"{lam:g}"])]
+            for prior in lambdas for lam in lambdas[prior]}
+    jobs.update(vqvae=[cmd("vqvae", vq_args)], ae=[cmd("ae", ae_args)])
+    run_jobs(jobs)  # side by side, one per core with one thread each; coding speed is measured after, alone
+
+    for prior in lambdas:
         label = f"aegan codec, {prior}"
         curves[label] = []
-        for lam in lambdas:
-            out = train(f"codec-{prior}-{lam:g}", ["codec", "--prior", prior, "--lambda", f"{lam:g}"])
+        for lam in lambdas[prior]:
+            out = workdir / f"codec-{prior}-{lam:g}"
             curves[label].append(coded_point(out, x, data_args, workdir, f"lambda {lam:g}"))
             print(f"  {label} lambda {lam:g}: {curves[label][-1]['bytes']:.1f} B, {curves[label][-1]['psnr']:.2f} dB",
                   flush=True)
         commands[label] = (f"`aegan train codec --prior {prior} --lambda L --data fashion-mnist --epochs {epochs}"
                            f"{' ' + ' '.join(extra) if extra else ''} --out RUN; aegan compress RUN --data "
                            f"test.npy --out t.aegz; aegan decompress t.aegz --run RUN --out back.npy`")
-    vq_args = ["vqvae", "--arch", "conv", "--code-dim", "64", "--vq-dim", "4", "--codebook-size", "256"]
-    out = train("vqvae", vq_args)
+    out = workdir / "vqvae"
     curves["aegan vqvae (conv, 16 x 256 codes)"] = [coded_point(out, x, data_args, workdir, "K 256")]
-    commands["aegan vqvae (conv, 16 x 256 codes)"] = f"`{_shown(['train', *vq_args], out)} --data fashion-mnist --epochs {epochs}` then compress/decompress as above"
-    ae_args = ["ae", "--arch", "conv", "--code-dim", "32"]
-    out = train("ae", ae_args)
+    commands["aegan vqvae (conv, 16 x 256 codes)"] = (f"`{_shown(['train', *vq_args], out)} --data fashion-mnist "
+                                                      f"--epochs {epochs}` then compress/decompress as above")
+    out = workdir / "ae"
     curves["aegan ae conv 32, quantised codes + lzma"] = quantised_ae_points(out, x)
     commands["aegan ae conv 32, quantised codes + lzma"] = "`aegan train ae --arch conv --code-dim 32`; codes rounded"
     peers = {

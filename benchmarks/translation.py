@@ -6,9 +6,7 @@ model trained through the command line and scored with `aegan evaluate`'s number
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import torch
 
 import aegan
 from aegan.data import load_dataset
+from pool import run_jobs
 
 PAIRED = ("superres", "edges", "inpaint")
 EPOCHS, SAMPLES = 5, 20000  # per paired model: 5 epochs over 20,000 training pairs
@@ -35,10 +34,28 @@ MODELS = {"superres": (L1_ONLY, PIX2PIX, ("pix2pix, L1 x300", "pix2pix-l1x300", 
 TARGETS = {"superres_db": 3.0, "fcd_ratio": 0.5, "psnr_within": 1.5, "class_share": 0.95, "cycle_db": 25.0}
 
 
-def _aegan(args: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "aegan", *map(str, args)], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+def _argv(args: list) -> list[str]:
+    return [sys.executable, "-m", "aegan", *map(str, args)]
+
+
+def _paired_args(task: str, slug: str, extra: list, quick: bool, workdir: Path) -> list:
+    epochs, samples = (1, 2000) if quick else (EPOCHS, SAMPLES)
+    return ["train", "pix2pix", "--data", task, "--epochs", epochs, "--max-samples", samples, *extra,
+            "--out", workdir / f"{task}-{slug}", "--quiet", "--overwrite"]
+
+
+def _cycle_args(quick: bool, workdir: Path) -> list:
+    return ["train", "cyclegan", "--data", "sneaker-boot", "--epochs", 1 if quick else CYCLE_EPOCHS, *CYCLE_FLAGS,
+            *(["--max-samples", 1000] if quick else []), "--out", workdir / "sneaker-boot", "--quiet", "--overwrite"]
+
+
+def train_all(quick: bool, workdir: Path) -> dict[str, float]:
+    """Every model of the section as a job of benchmarks/pool.py, the longest (CycleGAN) first."""
+    jobs = {"sneaker-boot": [_argv(_cycle_args(quick, workdir))]}
+    for task in PAIRED:
+        for _, slug, extra in MODELS[task]:
+            jobs[f"{task}-{slug}"] = [_argv(_paired_args(task, slug, extra, quick, workdir))]
+    return run_jobs(jobs)
 
 
 def _shown(args: list[str], workdir: Path) -> str:
@@ -62,18 +79,13 @@ def _picture(runs: list, a: torch.Tensor, b: torch.Tensor, path: Path) -> None:
 
 
 def paired_rows(quick: bool, workdir: Path, images: Path) -> tuple[list[str], list[str]]:
-    epochs, samples = (1, 2000) if quick else (EPOCHS, SAMPLES)
     table, verdicts, commands = [], [], []
     for task in PAIRED:
         found = {}
         for label, slug, extra in MODELS[task]:
-            out = workdir / f"{task}-{slug}"
-            args = ["train", "pix2pix", "--data", task, "--epochs", epochs, "--max-samples", samples, *extra,
-                    "--out", out, "--quiet", "--overwrite"]
-            secs = _aegan(args)
-            print(f"  {task} {label}: trained in {secs:.0f}s", flush=True)
+            args = _paired_args(task, slug, extra, quick, workdir)
             commands.append(_shown(args, workdir))
-            run, ev = _evaluate(out)
+            run, ev = _evaluate(workdir / f"{task}-{slug}")
             found[label] = (run, ev)
             print(f"  {task} {label}: {ev['psnr']['value']:.2f} dB, FCD {ev['fcd']['value']:.1f}", flush=True)
         scored = MODELS[task][-1][0]
@@ -104,19 +116,16 @@ def paired_rows(quick: bool, workdir: Path, images: Path) -> tuple[list[str], li
         _picture([found["U-Net, L1 only"][0], run], a, b, images / f"translation-{task}.png")
     lines = ["| task | model | L1 | PSNR dB | SSIM | FCD | FCD floor |", "|---|---|---:|---:|---:|---:|---:|",
              *table, "", *verdicts, "",
-             "Pictures (rows: input, U-Net L1 only, the scored pix2pix (the last row of its task), target): " + ", ".join(
-                 f"[{t}](benchmarks/images/translation-{t}.png)" for t in PAIRED) + ".", "",
+             "Pictures (rows: input, U-Net L1 only, the scored pix2pix (the last row of its task), target): "
+             + ", ".join(f"[{t}](benchmarks/images/translation-{t}.png)" for t in PAIRED) + ".", "",
              "Commands: " + "; ".join(f"`{c}`" for c in commands) + "."]
     return lines, verdicts
 
 
 def unpaired_rows(quick: bool, workdir: Path, images: Path) -> list[str]:
     epochs = 1 if quick else CYCLE_EPOCHS
-    out = workdir / "sneaker-boot"
-    args = ["train", "cyclegan", "--data", "sneaker-boot", "--epochs", epochs, *CYCLE_FLAGS,
-            *(["--max-samples", 1000] if quick else []), "--out", out, "--quiet", "--overwrite"]
-    secs = _aegan(args)
-    run, ev = _evaluate(out)
+    args = _cycle_args(quick, workdir)
+    run, ev = _evaluate(workdir / "sneaker-boot")
     lines = ["| direction | classified as the target class | real target images | FCD | FCD floor | cycle PSNR dB |",
              "|---|---:|---:|---:|---:|---:|"]
     ok = True
@@ -130,7 +139,6 @@ def unpaired_rows(quick: bool, workdir: Path, images: Path) -> list[str]:
     a, b = run.sides(test)
     from aegan.viz import save_png
     save_png(images / "translation-sneaker-boot.png", run.picture(a[:SHOWN], b[:SHOWN]))
-    print(f"  sneaker-boot: trained in {secs:.0f}s", flush=True)
     return lines + ["", f"CycleGAN, {epochs} epochs: `{_shown(args, workdir)}`. Target: at least "
                         "95% classified as the target class in both directions and a cycle PSNR of at least 25 dB: "
                         f"**{'met' if ok else 'NOT met'}**. Picture (rows: sneakers, as boots, back; boots, as "
@@ -146,11 +154,14 @@ def translation_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     head = ["## Image-to-image translation", "",
             f"Paired built-in tasks from Fashion-MNIST, each model {1 if quick else EPOCHS} epochs on "
             f"{2000 if quick else SAMPLES:,} training pairs (the defaults: batch 16, Adam 2e-4 (0.5, 0.999), instance "
-            "noise 0.1 on what D sees, the U-Net and PatchGAN sized for 28x28), scored on 2,000 test pairs: L1, PSNR and SSIM against the targets "
+            "noise 0.1 on what D sees, the U-Net and PatchGAN sized for 28x28), scored on 2,000 test pairs: L1, "
+            "PSNR and SSIM against the targets "
             "(pixels in [0, 1]), FCD of the outputs to the targets in the shipped classifier's feature space "
             "(floor: as many training images). The trivial answer: bicubic upsampling of the 7x7 means "
             "(superres), the masked input itself (inpaint). Training times are left out: they say more about "
             "what else the machine was doing than about the models.", ""]
+    secs = train_all(quick, workdir)
+    head[-2] += f" The {len(secs)} trainings ran side by side, one per core with one thread each (benchmarks/pool.py)."
     paired, _ = paired_rows(quick, workdir, images)
     unpaired = unpaired_rows(quick, workdir, images)
     return head + paired + ["", "Unpaired: sneaker <-> ankle boot (sneakers from the first half of the training "

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aegan
 from aegan.data import load_dataset
+from pool import run_jobs
 
 BASE = ["ae", "--data", "fashion-mnist", "--arch", "conv", "--code-dim", "32", "--epochs", "2"]
 TRIALS, QUICK_TRIALS = 30, 6
@@ -22,12 +21,6 @@ STUDIES = [  # (label, aegan tune flags)
     ("TPE, median pruning (default)", ["--sampler", "tpe", "--pruner", "median"]),
     ("TPE, successive halving", ["--sampler", "tpe", "--pruner", "halving"]),
 ]
-
-
-def _aegan(args: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "aegan", *args], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
 
 
 def _shown(args: list[str], workdir: Path) -> str:
@@ -69,22 +62,22 @@ def tuning_section(quick: bool, workdir: Path) -> list[str]:
         return ["## Tuning on Fashion-MNIST", "", f"Skipped: {e}", ""]
     base = BASE + (["--max-samples", "6000"] if quick else [])
     trials = QUICK_TRIALS if quick else TRIALS
-    rows = []
     default_dir = workdir / "tune-default"
-    args = ["train", *base, "--out", str(default_dir), "--overwrite", "--quiet"]
-    secs = _aegan(args)
-    rows.append({"label": "defaults (no search)", "cmd": _shown(args, workdir), "value": _last_val(default_dir),
-                 "mse": test_mse(default_dir, test), "epochs": 2, "seconds": secs, "note": "lr 1e-3, batch 128, "
-                 "channels 32,64,128"})
+    commands = {"defaults": ["train", *base, "--out", str(default_dir), "--overwrite", "--quiet"]}
     for label, flags in STUDIES:
-        folder = workdir / f"tune-{flags[1]}-{flags[3]}"
-        args = ["tune", *base, *flags, "--trials", str(trials), "--out", str(folder), "--overwrite", "--quiet"]
-        secs = _aegan(args)
-        r = study_row(folder)
+        commands[label] = ["tune", *base, *flags, "--trials", str(trials), "--out",
+                           str(workdir / f"tune-{flags[1]}-{flags[3]}"), "--overwrite", "--quiet"]
+    order = [STUDIES[0][0], *(label for label, _ in STUDIES[1:]), "defaults"]  # the longest first
+    secs = run_jobs({k: [[sys.executable, "-m", "aegan", *commands[k]]] for k in order})
+    rows = [{"label": "defaults (no search)", "cmd": _shown(commands["defaults"], workdir),
+             "value": _last_val(default_dir), "mse": test_mse(default_dir, test), "epochs": 2,
+             "seconds": secs["defaults"], "note": "lr 1e-3, batch 128, channels 32,64,128"}]
+    for label, _ in STUDIES:
+        r = study_row(Path(commands[label][commands[label].index("--out") + 1]))
         note = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items())
-        rows.append({"label": label, "cmd": _shown(args, workdir), "value": r["value"],
-                     "mse": test_mse(r["folder"], test), "epochs": r["epochs"], "seconds": secs, "note": f"{r['pruned']} of {r['trials']} pruned; best: "
-                     f"{note}"})
+        rows.append({"label": label, "cmd": _shown(commands[label], workdir), "value": r["value"],
+                     "mse": test_mse(r["folder"], test), "epochs": r["epochs"], "seconds": secs[label],
+                     "note": f"{r['pruned']} of {r['trials']} pruned; best: {note}"})
     default, rand = rows[0], rows[1]
     lines = ["## Tuning on Fashion-MNIST", "",
              f"`aegan tune` on the conv autoencoder with a 32-number code, 2 epochs per trial, {trials} trials per "
@@ -94,12 +87,14 @@ def tuning_section(quick: bool, workdir: Path) -> list[str]:
              "MSE (model units = pixels in [0, 1]); test MSE: that trial's run folder on the 10,000 test images. "
              "Epochs: trained over all trials of the study, pruned ones included; a trial validates 4 times per "
              "epoch (`--checks-per-epoch`, default 4), so a pruned one counts the part of an epoch it trained. "
-             "Random search without pruning runs the same checks (they change no weight).", "",
+             "Random search without pruning runs the same checks (they change no weight). The four runs went side by "
+             "side, one per core with one thread each (benchmarks/pool.py): wall minutes are of one thread.", "",
              "| search | best val MSE | its test MSE | x defaults | epochs spent | x random | wall min | notes |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['label']} | {r['value']:.5f} | {r['mse']:.5f} | {r['mse'] / default['mse']:.2f} | "
-                     f"{r['epochs']:.1f} | {r['epochs'] / rand['epochs']:.2f} | {r['seconds'] / 60:.1f} | {r['note']} |")
+                     f"{r['epochs']:.1f} | {r['epochs'] / rand['epochs']:.2f} | {r['seconds'] / 60:.1f} | "
+                     f"{r['note']} |")
     lines += ["", "Commands: " + "; ".join(f"{r['label']}: `{r['cmd']}`" for r in rows) + ".", ""]
     for r in rows[2:]:
         ok_mse, ok_epochs = r["mse"] <= TARGET_MSE * default["mse"], r["epochs"] <= TARGET_EPOCHS * rand["epochs"]
