@@ -158,7 +158,7 @@ def autoencoders_section(quick: bool, workdir: Path) -> list[str]:
 
 
 TOY_CONFIGS = [  # (label, aegan train gan arguments); the first row is the defaults
-    ("defaults (ns, 10 epochs)", []),
+    ("defaults (ns, 30 epochs)", []),
     ("ns", ["--loss", "ns"]),
     ("minimax", ["--loss", "minimax"]),
     ("wgan", ["--loss", "wgan"]),
@@ -192,7 +192,7 @@ def toy_section(quick: bool, workdir: Path) -> list[str]:
              f"nearest mode; reverse KL of the mode histogram from uniform. Mean and spread (min-max) over seeds "
              f"{', '.join(map(str, seeds))} for the defaults, {', '.join(map(str, loss_seeds))} for the other rows, "
              "on the 100,000-point training set. The first row of each data set is "
-             "`aegan train gan --data NAME` with nothing else (ns loss, MLP 256x3, z 2, batch 64, 10 epochs, "
+             "`aegan train gan --data NAME` with nothing else (ns loss, MLP 256x3, z 2, batch 64, 30 epochs, "
              "EMA 0.999, linear learning-rate decay); the other rows compare losses and packing at the same "
              f"defaults but {short} epoch(s), to keep the table within this CPU's time. Wall time is per run, "
              f"each run one process with one thread, {WORKERS} side by side (benchmarks/pool.py).", "",

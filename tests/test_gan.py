@@ -90,6 +90,18 @@ def test_toy_gans_default_to_linear_decay_and_images_to_constant():
     assert resolve(GANConfig(lr_decay="constant"), "table", (2,)).lr_decay == "constant"
 
 
+def test_toy_gans_default_to_30_epochs_unless_given():
+    from aegan.cli import build_parser
+    from aegan.cli.train import run_config
+
+    def epochs(*argv):
+        return run_config(build_parser().parse_args(["train", "gan", "--out", "unused", *argv]))[0].train.epochs
+
+    assert epochs("--data", "grid") == epochs("--data", "ring") == 30
+    assert epochs("--data", "digits") == 10
+    assert epochs("--data", "grid", "--epochs", "3") == 3
+
+
 @pytest.fixture(scope="module")
 def digits_gan(tmp_path_factory):
     out = tmp_path_factory.mktemp("gan") / "digits"

@@ -120,10 +120,11 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), base=None,
-              note: str | None = None) -> None:
+              note: str | None = None, more: dict[str, str] | None = None) -> None:
     """Add one `--flag` per dataclass field; defaults are None so presets can tell what was given.
     The help shows the defaults of `base` (what the command really starts from; default: the
-    dataclass's), or, with `note`, that note above the group instead of per-flag defaults."""
+    dataclass's), with `more[field]` after it (other defaults, e.g. per dataset), or, with `note`,
+    that note above the group instead of per-flag defaults."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(cls.__name__.replace("Config", "").lower() + " options", note)
     for f in fields(cls):
@@ -151,7 +152,9 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), 
                            default=None, choices=f.metadata.get("choices"),
                            metavar=None if f.metadata.get("choices") else ("on|off" if tp is bool else f.name.upper()),
                            help=f.metadata["help"] + ("" if default in (None, "") or "default" in f.metadata["help"]
-                                                      else f" (default: {shown})"))
+                                                      else f" (default: {shown}"
+                                                      + (f"; {more[f.name]}" if more and f.name in more else "")
+                                                      + ")"))
 
 
 def from_flags(args: argparse.Namespace, cls, base=None):

@@ -90,7 +90,12 @@ def run_flags(p: argparse.ArgumentParser, task, name: str) -> None:
         p.add_argument("--normalize", dest="DataConfig.normalize", default=None, choices=NORMALIZE_CHOICES,
                        help="images: unit [0,1] or symmetric [-1,1]; tables: standard or none (default: auto)")
     add_flags(p, task.model_config, skip=task.skip_model + task.skip_model_for(name))
-    add_flags(p, TrainConfig, skip=task.skip_train, base=task.defaults(name))
+    by_data = {}
+    for data, changes in task.data_defaults.items():
+        for k, v in changes.items():
+            by_data.setdefault(k, []).append(f"{v} with --data {data}")
+    add_flags(p, TrainConfig, skip=task.skip_train, base=task.defaults(name),
+              more={k: "; ".join(v) for k, v in by_data.items()})
 
 
 def given_settings(args, task) -> set[str]:
@@ -105,7 +110,8 @@ def run_config(args) -> tuple[RunConfig, object]:
     """(the RunConfig the flags describe, the dataset they name), checked before any training."""
     task = TASKS[args.task]
     preset = getattr(args, "preset", None)
-    model, train = apply_preset(preset, task.model_for(args.family), task.defaults(args.family), task.presets)
+    defaults = task.defaults(args.family, getattr(args, "DataConfig.data", None))
+    model, train = apply_preset(preset, task.model_for(args.family), defaults, task.presets)
     model = from_flags(args, task.model_config, model)
     train = from_flags(args, TrainConfig, train)
     dc = dataclasses.replace(from_flags(args, DataConfig), **task.data_for(args.family))

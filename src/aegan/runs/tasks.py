@@ -37,10 +37,12 @@ class Task:
     check_model: Callable[[object], None] | None = None  # cheap checks before any data is read
     data_for: Callable[[str], dict] = lambda command: {}  # data settings a command fixes (DataConfig fields)
     train_defaults_for: Callable[[str], TrainConfig] | None = None  # where the commands' defaults differ
+    data_defaults: dict[str, dict] = dataclasses.field(default_factory=dict)  # named dataset -> TrainConfig fields
 
-    def defaults(self, command: str) -> TrainConfig:
-        """The training settings `aegan train COMMAND` starts from."""
-        return self.train_defaults_for(command) if self.train_defaults_for else self.train_defaults
+    def defaults(self, command: str, data: str | None = None) -> TrainConfig:
+        """The training settings `aegan train COMMAND --data DATA` starts from."""
+        base = self.train_defaults_for(command) if self.train_defaults_for else self.train_defaults
+        return dataclasses.replace(base, **self.data_defaults[data]) if data in self.data_defaults else base
 
     @property
     def run_class(self) -> type:
@@ -64,6 +66,11 @@ TRANSLATION_BATCH = {"pix2pix": 16, "cyclegan": 8}
 TRANSLATION_ONLY = {"pix2pix": ("l1_weight", "d_noise"), "cyclegan": ("cycle_weight", "identity_weight", "pool_size")}
 
 
+# GANs on the 2-D toys train 30 epochs (about 42,000 steps at batch 64): at 10, the high-quality share of the
+# grid's samples ranged from 42.6% to 85.4% over seeds 0-4 and the ring's from 95.8% to 96.8%
+GAN_DATA_DEFAULTS = {"ring": {"epochs": 30}, "grid": {"epochs": 30}}
+
+
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("autoencoder", "aegan.runs.autoencoder", ModelConfig,
          commands={name: description for name, (description, _) in FAMILIES.items()},
@@ -71,7 +78,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          skip_model_for=other_families_settings, check_model=validate_autoencoder),
     Task("gan", "aegan.runs.gan", GANConfig, commands={"gan": "generative adversarial network"},
          model_for=lambda command: GANConfig(), presets=GAN_PRESETS, train_defaults=TrainConfig(batch_size=64),
-         skip_train=("lr", "weight_decay", "val_split", "patience")),
+         skip_train=("lr", "weight_decay", "val_split", "patience"), data_defaults=GAN_DATA_DEFAULTS),
     Task("classifier", "aegan.runs.classifier", ClassifierConfig,
          commands={"classifier": "the CNN whose features the sample metrics use (labelled images)"},
          model_for=lambda command: ClassifierConfig(), skip_train=("patience",), normalize=False),
