@@ -63,17 +63,16 @@ def tuning_section(quick: bool, workdir: Path) -> list[str]:
     base = BASE + (["--max-samples", "6000"] if quick else [])
     trials = QUICK_TRIALS if quick else TRIALS
     default_dir = workdir / "tune-default"
-    commands = {"defaults": ["train", *base, "--out", str(default_dir), "--overwrite", "--quiet"]}
-    for label, flags in STUDIES:
-        commands[label] = ["tune", *base, *flags, "--trials", str(trials), "--out",
-                           str(workdir / f"tune-{flags[1]}-{flags[3]}"), "--overwrite", "--quiet"]
-    order = [STUDIES[0][0], *(label for label, _ in STUDIES[1:]), "defaults"]  # the longest first
-    secs = run_jobs({k: [[sys.executable, "-m", "aegan", *commands[k]]] for k in order})
+    folders = {label: workdir / f"tune-{flags[1]}-{flags[3]}" for label, flags in STUDIES}
+    commands = {label: ["tune", *base, *flags, "--trials", str(trials), "--out", str(folders[label]), "--overwrite",
+                        "--quiet"] for label, flags in STUDIES}  # random search, the longest, first
+    commands["defaults"] = ["train", *base, "--out", str(default_dir), "--overwrite", "--quiet"]
+    secs = run_jobs({k: [[sys.executable, "-m", "aegan", *cmd]] for k, cmd in commands.items()})
     rows = [{"label": "defaults (no search)", "cmd": _shown(commands["defaults"], workdir),
              "value": _last_val(default_dir), "mse": test_mse(default_dir, test), "epochs": 2,
              "seconds": secs["defaults"], "note": "lr 1e-3, batch 128, channels 32,64,128"}]
     for label, _ in STUDIES:
-        r = study_row(Path(commands[label][commands[label].index("--out") + 1]))
+        r = study_row(folders[label])
         note = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items())
         rows.append({"label": label, "cmd": _shown(commands[label], workdir), "value": r["value"],
                      "mse": test_mse(r["folder"], test), "epochs": r["epochs"], "seconds": secs[label],

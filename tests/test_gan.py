@@ -90,7 +90,7 @@ def test_toy_gans_default_to_linear_decay_and_images_to_constant():
     assert resolve(GANConfig(lr_decay="constant"), "table", (2,)).lr_decay == "constant"
 
 
-def test_toy_gans_default_to_30_epochs_unless_given():
+def test_toy_gans_default_to_30_epochs_unless_given(cli):
     from aegan.cli import build_parser
     from aegan.cli.train import run_config
 
@@ -100,6 +100,8 @@ def test_toy_gans_default_to_30_epochs_unless_given():
     assert epochs("--data", "grid") == epochs("--data", "ring") == 30
     assert epochs("--data", "digits") == 10
     assert epochs("--data", "grid", "--epochs", "3") == 3
+    shown = " ".join(cli("train", "gan", "--help").out.split())  # --help says so
+    assert "(default: 10; 30 with --data ring; 30 with --data grid)" in shown
 
 
 @pytest.fixture(scope="module")
