@@ -168,8 +168,11 @@ class ClassifierConfig:
 class CodecConfig:
     """A learned image codec (models/codec.py): rate and distortion trained together."""
 
-    prior: str = _f("hyperprior", "entropy model of the latents: factorized (Balle et al. 2017) or hyperprior "
-                                  "(a scale hyperprior, Balle et al. 2018)", choices=("factorized", "hyperprior"))
+    prior: str = _f("checkerboard", "entropy model of the latents: factorized (Balle et al. 2017), hyperprior (a "
+                                  "scale hyperprior, Balle et al. 2018), mean-scale (means too, Minnen et al. "
+                                  "2018) or checkerboard (mean-scale plus the context of the latents decoded "
+                                  "first, He et al. 2021)",
+                    choices=("factorized", "hyperprior", "mean-scale", "checkerboard"))
     lmbda: float = _f(0.01, "rate-distortion trade-off: the loss is lambda * 255^2 * distortion + bits per pixel; "
                             "larger: better pictures, bigger files (Fashion-MNIST test set, hyperprior, 8 epochs: "
                             "0.001 -> 32 bytes per image at 21.9 dB, 0.003 -> 59 B at 24.6 dB, 0.01 -> 110 B at "
@@ -182,7 +185,8 @@ class CodecConfig:
     hidden_channels: int = _f(32, "channels of the transforms' hidden layers (N)", tune=Choice((32, 64, 128)))
     latent_channels: int = _f(32, "channels of the latent (M)", tune=Choice((16, 32, 64)))
 
-    stages: int = _f(3, "stride-2 stages of the analysis transform (28 x 28 -> 4 x 4 with 3)")
+    stages: typing.Optional[int] = _f(None, "stride-2 stages of the analysis transform (default: 2 for images "
+                                            "under 64 pixels a side, 28 x 28 -> 7 x 7; 4 from 64, 256 -> 16)")
 
 
 @dataclass
@@ -329,7 +333,7 @@ def validate_codec(m: CodecConfig) -> None:
         (m.lmbda > 0, f"--lambda {m.lmbda} must be positive (e.g. 0.01; larger: better pictures, bigger files)"),
         (m.hidden_channels >= 1, f"--hidden-channels {m.hidden_channels} must be at least 1"),
         (m.latent_channels >= 1, f"--latent-channels {m.latent_channels} must be at least 1"),
-        (1 <= m.stages <= 6, f"--stages {m.stages} must be between 1 and 6"),
+        (m.stages is None or 1 <= m.stages <= 6, f"--stages {m.stages} must be between 1 and 6"),
     ])
 
 

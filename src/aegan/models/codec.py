@@ -1,17 +1,24 @@
 """A learned image codec: the convolutional transforms of Balle et al., trained for rate and
-distortion together, with a factorized prior (2017) or a scale hyperprior (2018).
+distortion together, with one of four entropy models of the latents (`prior`):
 
-x -> g_a -> y (M channels, 2**stages times smaller) -> quantised y_hat -> g_s -> x_hat.
-With the hyperprior, z = h_a(|y|) is coded first (factorized prior) and h_s(z_hat) gives the
-scale of each element of y (Gaussian conditional). Training replaces rounding by additive
-uniform noise; the loss is lambda * 255^2 * distortion + bits per pixel (the convention of the
-papers' code, distortion on [0, 1] pixels). Inputs are pixels in [0, 1] (the run's "unit"
-normaliser).
+- factorized: one learned density per channel (Balle et al. 2017);
+- hyperprior: z = h_a(|y|) is coded first (factorized) and h_s(z_hat) gives the scale of each
+  element of y (zero-mean Gaussian; Balle et al. 2018);
+- mean-scale: z = h_a(y), and h_s(z_hat) gives a mean and a scale; y - mean is rounded and coded
+  (Minnen et al. 2018);
+- checkerboard: mean-scale, where half of y (the anchors, a checkerboard) is coded first and the
+  other half's means and scales also see the decoded anchors through a 5 x 5 context convolution
+  (He et al. 2021): two decoding passes instead of one per position.
+
+x -> g_a -> y (M channels, 2**stages times smaller) -> quantised y_hat -> g_s -> x_hat. Training
+replaces rounding by additive uniform noise; the loss is lambda * 255^2 * distortion + bits per
+pixel (the convention of the papers' code, distortion on [0, 1] pixels). Inputs are pixels in
+[0, 1] (the run's "unit" normaliser).
 
 Coding (models/entropy.py tables, coding.py streams): `encode` gives the integer symbols of a
-batch and the table row of each; `decode` rebuilds the images from them. The scales that choose
-the Gaussian tables are computed in float64 on both sides, so that a scale cannot land on the
-other side of a table boundary on the decoding side.
+batch and the table row of each, segment by segment; `decode` rebuilds the images from them.
+Means and scales are computed in float64 by the same code on both sides, from the same decoded
+symbols, so that a scale cannot land on the other side of a table boundary on the decoding side.
 """
 
 from __future__ import annotations
@@ -63,12 +70,18 @@ def _ups(sizes: list[tuple[int, int]], channels: list[int], act) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
+def default_stages(h: int, w: int) -> int:
+    """Stride-2 stages when none are asked for: 2 under 64 pixels a side (28 x 28 -> 7 x 7 latents),
+    4 from 64 (the papers' 16x, for photographs)."""
+    return 2 if min(h, w) < 64 else 4
+
+
 class Codec(nn.Module):
     def __init__(self, cfg, shape: tuple[int, int, int]):
         super().__init__()
         self.cfg, self.shape = cfg, tuple(shape)
         c, h, w = shape
-        n, m, k = cfg.hidden_channels, cfg.latent_channels, cfg.stages
+        n, m, k = cfg.hidden_channels, cfg.latent_channels, cfg.stages or default_stages(h, w)
         sizes = conv_sizes(h, w, k)
         chans = [c] + [n] * (k - 1) + [m]
         layers: list[nn.Module] = []
@@ -79,35 +92,78 @@ class Codec(nn.Module):
         self.g_a = nn.Sequential(*layers)
         self.g_s = _ups(sizes, chans[::-1], lambda ch: GDN(ch, inverse=True))
         self.latent_shape = (m, *sizes[-1])
-        if cfg.prior == "hyperprior":
-            hs = conv_sizes(*sizes[-1], 2)
-            self.h_a = nn.Sequential(nn.Conv2d(m, n, 3, padding=1), nn.ReLU(), _down(n, n), nn.ReLU(), _down(n, n))
+        self.pixels = h * w
+        if cfg.prior == "factorized":
+            self.y_prior = FactorizedPrior(m)
+            return
+        hs = conv_sizes(*sizes[-1], 2)
+        self.h_a = nn.Sequential(nn.Conv2d(m, n, 3, padding=1), nn.ReLU(), _down(n, n), nn.ReLU(), _down(n, n))
+        self.z_prior, self.y_prior = FactorizedPrior(n), GaussianConditional()
+        self.side_shape = (n, *hs[-1])
+        if cfg.prior == "hyperprior":  # a scale per element of y
             self.h_s = nn.Sequential(_ups(hs, [n, n, n], lambda ch: nn.ReLU()), nn.ReLU(),
                                      nn.Conv2d(n, m, 3, padding=1), nn.Softplus())
-            self.z_prior, self.y_prior = FactorizedPrior(n), GaussianConditional()
-            self.side_shape = (n, *hs[-1])
-        else:
-            self.y_prior = FactorizedPrior(m)
-        self.pixels = h * w
+            return
+        # a mean and a (softplus) scale per element of y (Minnen et al. 2018)
+        self.h_s = nn.Sequential(_ups(hs, [n, n, n], lambda ch: nn.ReLU()), nn.ReLU(),
+                                 nn.Conv2d(n, 2 * m, 3, padding=1))
+        if cfg.prior == "checkerboard":  # and the context of the anchors, decoded first (He et al. 2021)
+            self.context = nn.Conv2d(m, 2 * m, 5, padding=2)
+            self.entropy_parameters = nn.Sequential(nn.Conv2d(4 * m, 3 * m, 1), nn.LeakyReLU(),
+                                                    nn.Conv2d(3 * m, 2 * m, 1))
+            i, j = np.indices(sizes[-1])
+            self.register_buffer("anchor", torch.from_numpy((i + j) % 2 == 0), persistent=False)
 
     @property
     def hyper(self) -> bool:
-        return self.cfg.prior == "hyperprior"
+        return self.cfg.prior != "factorized"
 
+    @property
+    def with_means(self) -> bool:
+        return self.cfg.prior in ("mean-scale", "checkerboard")
+
+    def _params(self, hyper: torch.Tensor, anchors: torch.Tensor | None, parts: nn.Module | None = None):
+        """(mean, scale) of each element of y from h_s's output: directly (mean-scale) or with the
+        context of the decoded anchors (checkerboard; None: the anchors' own, whose context is 0).
+        Only the anchors of `anchors` are read; the context is 0 at the anchors themselves."""
+        parts = parts or self
+        if self.cfg.prior == "checkerboard":
+            zero = torch.zeros((), dtype=hyper.dtype, device=hyper.device)
+            ctx = torch.zeros_like(hyper) if anchors is None else \
+                torch.where(self.anchor, zero, parts.context(torch.where(self.anchor, anchors, zero)))
+            hyper = parts.entropy_parameters(torch.cat([hyper, ctx], 1))
+        mean, raw = hyper.chunk(2, 1)
+        return mean, nn.functional.softplus(raw)
+
+    # --- training -------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x_hat, bits per example). In training the rate is measured on y plus uniform noise;
-        the synthesis sees the same noisy y (decoder_input "noise") or round(y) with straight-through
-        gradients ("round": mixed quantisation, Minnen & Singh 2020). In eval mode: rounding."""
+        the synthesis sees the same noisy y (decoder_input "noise") or the rounded y with
+        straight-through gradients ("round": mixed quantisation, Minnen & Singh 2020). In eval mode:
+        rounding. With means, what is rounded (and coded) is y - mean."""
         y = self.g_a(x)
-        y_hat = quantize(y, self.training)
-        y_dec = y + (torch.round(y) - y).detach() if self.training and self.cfg.decoder_input == "round" else y_hat
-        if self.hyper:
-            z = self.h_a(y.abs())
-            z_hat = quantize(z, self.training)
-            rate = bits(self.z_prior.likelihood(z_hat)) + bits(self.y_prior.likelihood(y_hat, self.h_s(z_hat)))
-        else:
-            rate = bits(self.y_prior.likelihood(y_hat))
-        return self.g_s(y_dec), rate
+        if not self.hyper:
+            y_q = quantize(y, self.training)
+            return self.g_s(self._synthesis_input(y, y_q, 0)), bits(self.y_prior.likelihood(y_q))
+        z_hat = quantize(self.h_a(y if self.with_means else y.abs()), self.training)
+        rate = bits(self.z_prior.likelihood(z_hat))
+        if not self.with_means:
+            y_q = quantize(y, self.training)
+            rate = rate + bits(self.y_prior.likelihood(y_q, self.h_s(z_hat)))
+            return self.g_s(self._synthesis_input(y, y_q, 0)), rate
+        hyper = self.h_s(z_hat)
+        mean, scale = self._params(hyper, None)
+        if self.cfg.prior == "checkerboard":
+            mean, scale = self._params(hyper, self._synthesis_input(y, quantize(y - mean, self.training) + mean, mean))
+        r = quantize(y - mean, self.training)
+        return self.g_s(self._synthesis_input(y, r + mean, mean)), rate + bits(self.y_prior.likelihood(r, scale))
+
+    def _synthesis_input(self, y: torch.Tensor, y_q: torch.Tensor, mean) -> torch.Tensor:
+        """y_q (y as the rate sees it: noisy in training, rounded in eval), or in training with
+        decoder_input "round", mean + round(y - mean) with straight-through gradients."""
+        if self.training and self.cfg.decoder_input == "round":
+            return y + (mean + torch.round(y - mean) - y).detach()
+        return y_q
 
     def distortion(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.distortion == "ms-ssim":
@@ -123,15 +179,15 @@ class Codec(nn.Module):
                 "psnr": -10 * torch.log10(mse.clamp_min(1e-10))}
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """What a file gives back for x: its rounded, clamped latents decoded, in [0, 1]."""
-        return self.decode_latents(torch.from_numpy(self.latents(x)).float())
+        """What a file gives back for x: its quantised, clamped latents decoded, in [0, 1]."""
+        return self.decode_latents(self._code(x)[1])
 
     # --- coding ---------------------------------------------------------------------------------
     def build_tables(self) -> None:
         """The integer tables files are coded with, from the trained densities (once, after training)."""
         if self.hyper:
             self.z_prior.build_tables()
-            self.__dict__["_h_s64"] = None  # the float64 copy of h_s, made again from these weights
+            self.__dict__["_parts64"] = None  # the float64 copies, made again from these weights
         self.y_prior.build_tables()
 
     @property
@@ -139,39 +195,71 @@ class Codec(nn.Module):
         priors = (self.z_prior, self.y_prior) if self.hyper else (self.y_prior,)
         return all(int(p.tables.built) == 1 for p in priors)
 
-    def _scales(self, z_hat: torch.Tensor) -> torch.Tensor:
-        """h_s in float64 (a copy made once): scales that pick the same tables on the decoding side."""
-        if self.__dict__.get("_h_s64") is None:  # not a submodule: never in the weights file
-            self.__dict__["_h_s64"] = copy.deepcopy(self.h_s).double().eval()
-        return self.__dict__["_h_s64"](z_hat.double())
+    def _f64(self) -> nn.Module:
+        """float64 copies (made once) of what turns z_hat into the Gaussians' parameters, so that the
+        decoding side picks the same tables; not submodules, so never in the weights file."""
+        if self.__dict__.get("_parts64") is None:
+            parts = nn.Module()
+            for name in ("h_s", "context", "entropy_parameters"):
+                if name in self._modules:
+                    setattr(parts, name, copy.deepcopy(self._modules[name]).double().eval())
+            self.__dict__["_parts64"] = parts
+        return self.__dict__["_parts64"]
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> list[Segment]:
         """The segments of a batch, in coding order: (symbols, rows, tables) each."""
-        y = self.g_a(x)
+        return self._code(x)[0]
+
+    @torch.no_grad()
+    def _code(self, x: torch.Tensor) -> tuple[list[Segment], torch.Tensor]:
+        """(segments, y_hat): what a file holds for x, and the latents its decoder rebuilds."""
+        y, table = self.g_a(x), self.y_prior.tables
         if not self.hyper:
-            return [(*self.y_prior.symbols(y), self.y_prior.tables)]
-        zs, zrows = self.z_prior.symbols(self.h_a(y.abs()))
-        scales = self._scales(torch.from_numpy(zs).double())
-        ys, yrows = self.y_prior.symbols(y, scales)
-        return [(zs, zrows, self.z_prior.tables), (ys, yrows, self.y_prior.tables)]
+            ys, yrows = self.y_prior.symbols(y)
+            return [(ys, yrows, table)], torch.from_numpy(ys).float()
+        zs, zrows = self.z_prior.symbols(self.h_a(y if self.with_means else y.abs()))
+        segments, parts = [(zs, zrows, self.z_prior.tables)], self._f64()
+        hyper = parts.h_s(torch.from_numpy(zs).double())
+        if not self.with_means:
+            ys, yrows = self.y_prior.symbols(y, hyper)
+            return segments + [(ys, yrows, table)], torch.from_numpy(ys).float()
+        y = y.double()
+        mean, scale = self._params(hyper, None, parts)
+        r, rows = self.y_prior.symbols(y - mean, scale)
+        if self.cfg.prior == "mean-scale":
+            return segments + [(r, rows, table)], (torch.from_numpy(r) + mean).float()
+        a = self.anchor.cpu().numpy()  # checkerboard: the anchors, then the rest given their context
+        mean_n, scale_n = self._params(hyper, torch.from_numpy(r) + mean, parts)
+        rn, rows_n = self.y_prior.symbols(y - mean_n, scale_n)
+        segments += [(r[..., a], rows[..., a], table), (rn[..., ~a], rows_n[..., ~a], table)]
+        r, mean = np.where(a, r, rn), torch.where(self.anchor, mean, mean_n)
+        return segments, (torch.from_numpy(r) + mean).float()
 
     @torch.no_grad()
     def decode(self, n: int, next_symbols) -> torch.Tensor:
         """Images (n, C, H, W) from the coder: next_symbols(rows, tables) gives the symbols of the
         next segment, whose rows this side works out as the encoder did."""
-        if self.hyper:
-            zrows = np.broadcast_to(np.arange(self.side_shape[0]).reshape(1, -1, 1, 1), (n, *self.side_shape))
-            z_hat = torch.from_numpy(next_symbols(zrows, self.z_prior.tables)).double()
-            yrows = self.y_prior.rows(self._scales(z_hat)).numpy()
-        else:
-            yrows = np.broadcast_to(np.arange(self.latent_shape[0]).reshape(1, -1, 1, 1), (n, *self.latent_shape))
-        return self.decode_latents(torch.from_numpy(next_symbols(yrows, self.y_prior.tables)).float())
+        table = self.y_prior.tables
+        if not self.hyper:
+            rows = np.broadcast_to(np.arange(self.latent_shape[0]).reshape(1, -1, 1, 1), (n, *self.latent_shape))
+            return self.decode_latents(torch.from_numpy(next_symbols(rows, table)).float())
+        zrows = np.broadcast_to(np.arange(self.side_shape[0]).reshape(1, -1, 1, 1), (n, *self.side_shape))
+        parts = self._f64()
+        hyper = parts.h_s(torch.from_numpy(next_symbols(zrows, self.z_prior.tables)).double())
+        if not self.with_means:
+            return self.decode_latents(torch.from_numpy(next_symbols(self.y_prior.rows(hyper).numpy(), table)).float())
+        mean, scale = self._params(hyper, None, parts)
+        rows = self.y_prior.rows(scale).numpy()
+        if self.cfg.prior == "mean-scale":
+            return self.decode_latents((torch.from_numpy(next_symbols(rows, table)) + mean).float())
+        a = self.anchor.cpu().numpy()
+        r = np.zeros((n, *self.latent_shape), dtype=np.int64)
+        r[..., a] = next_symbols(rows[..., a], table)
+        mean_n, scale_n = self._params(hyper, torch.from_numpy(r) + mean, parts)
+        r[..., ~a] = next_symbols(self.y_prior.rows(scale_n).numpy()[..., ~a], table)
+        return self.decode_latents((torch.from_numpy(r) + torch.where(self.anchor, mean, mean_n)).float())
 
     @torch.no_grad()
     def decode_latents(self, y_hat: torch.Tensor) -> torch.Tensor:
         return self.g_s(y_hat).clamp(0, 1)
-
-    def latents(self, x: torch.Tensor) -> np.ndarray:
-        """The integer latents a file holds for x (the y symbols), for tests and inspection."""
-        return self.encode(x)[-1][0]

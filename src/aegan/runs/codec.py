@@ -17,7 +17,7 @@ from ..accel import Accel
 from ..config import RunConfig
 from ..data import Dataset, Normalizer
 from ..errors import DataError, RunError
-from ..models.codec import Codec
+from ..models.codec import Codec, default_stages
 from ..optim import make_optimizer
 from ..train import train_on_loss
 from ..version import __version__
@@ -102,10 +102,11 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     (before its checkpoint) and once more after training (early stopping may restore weights)."""
     if ds.kind != "image":
         raise DataError(f"a codec needs images; {ds.name} is a table of {math.prod(ds.shape)} columns")
-    min_side = 2 ** config.model.stages
-    if min(ds.shape[1:]) < min_side:
-        raise DataError(f"images of {ds.shape[1]} x {ds.shape[2]} are too small for --stages {config.model.stages} "
-                        f"(at least {min_side} pixels a side); use fewer stages")
+    stages = config.model.stages or default_stages(*ds.shape[1:])
+    if min(ds.shape[1:]) < 2 ** stages:
+        raise DataError(f"images of {ds.shape[1]} x {ds.shape[2]} are too small for --stages {stages} "
+                        f"(at least {2 ** stages} pixels a side); use fewer stages")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, stages=stages))  # saved as used
     tc = config.train
     normalizer = Normalizer.fit(ds.x, ds.kind, "unit")
     codec = Codec(config.model, ds.shape).to(accel.device)
@@ -120,7 +121,7 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
         """Inputs above, what a file of them decodes to below (rounded latents), each epoch."""
         codec.eval()
         with torch.no_grad():
-            rec = codec.decode_latents(torch.round(codec.g_a(show.to(accel.device))))
+            rec = codec(show.to(accel.device))[0].clamp(0, 1)  # eval mode: the latents rounded
         codec.train()
         grid = reconstruction_grid(show.cpu(), rec.cpu(), nrow=8)
         save_png(path / f"recon_epoch{record['epoch']:03d}.png", grid)
