@@ -182,7 +182,7 @@ class CodecConfig:
                                      "gradients passed straight through: what it sees in a file) or noise (the "
                                      "noisy latent the rate is measured on, as in Balle et al.)",
                             choices=("round", "noise"))
-    hidden_channels: int = _f(32, "channels of the transforms' hidden layers (N)", tune=Choice((32, 64, 128)))
+    hidden_channels: int = _f(64, "channels of the transforms' hidden layers (N)", tune=Choice((32, 64, 128)))
     latent_channels: int = _f(32, "channels of the latent (M)", tune=Choice((16, 32, 64)))
 
     stages: typing.Optional[int] = _f(None, "stride-2 stages of the analysis transform (default: 2 for images "
