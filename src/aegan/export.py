@@ -231,10 +231,11 @@ def gan_parts(run) -> list[Part]:
 
 def codec_parts(run) -> list[Part]:
     m = run.codec.latent_shape
-    return [Part("analysis", Analysis(run), {"x": _raw_example(run)}, {"y": "latents before rounding"},
-                 "images -> latents (round them for what a file holds)"),
+    held = "rounded around the entropy model's means" if run.codec.with_means else "rounded"
+    return [Part("analysis", Analysis(run), {"x": _raw_example(run)}, {"y": "latents before quantisation"},
+                 f"images -> latents (a file holds them {held})"),
             Part("synthesis", Synthesis(run), {"y_hat": torch.randn(2, *m)}, {"x": _out_text(run)},
-                 "rounded latents -> images")]
+                 "quantised latents -> images")]
 
 
 def scorer_part(scoring) -> Part:

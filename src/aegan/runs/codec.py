@@ -118,7 +118,7 @@ def prepare(ds: Dataset, config: RunConfig, accel: Accel) -> Job:
     show = shown_examples(x_val, x_train, GRID_EXAMPLES)
 
     def pictures(record: dict, path) -> dict:
-        """Inputs above, what a file of them decodes to below (rounded latents), each epoch."""
+        """Inputs above, what a file of them decodes to below (quantised latents), each epoch."""
         codec.eval()
         with torch.no_grad():
             rec = codec(show.to(accel.device))[0].clamp(0, 1)  # eval mode: the latents rounded
