@@ -78,9 +78,14 @@ class Tables(nn.Module):
         self.built.fill_(1)
 
     def row(self, r: int) -> tuple[np.ndarray, int]:
-        """(frequencies, offset) of row r."""
-        n = int(self.length[r])
-        return self.freq[r, :n].cpu().numpy().astype(np.int64), int(self.offset[r])
+        """(frequencies, offset) of row r (numpy copies made once per state of the buffers)."""
+        key = tuple((t.data_ptr(), t._version) for t in (self.freq, self.offset, self.length))
+        cached = self.__dict__.get("_rows")
+        if cached is None or cached[0] != key:
+            freq, offset, length = (t.cpu().numpy().astype(np.int64) for t in (self.freq, self.offset, self.length))
+            rows = [(freq[i, :length[i]], int(offset[i])) for i in range(len(freq))]
+            self.__dict__["_rows"] = cached = (key, rows)
+        return cached[1][r]
 
 
 class FactorizedPrior(nn.Module):

@@ -37,7 +37,14 @@ class CodedFiles:
 
     @property
     def fingerprint(self) -> bytes:
-        return aegz.fingerprint(self.module.state_dict())
+        """aegz.fingerprint of the weights, hashed again only when a tensor changed (another tensor
+        or an in-place write: its version counter): per-image files would otherwise hash per image."""
+        state = self.module.state_dict()
+        key = tuple((k, v.data_ptr(), v._version) for k, v in state.items())
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None or cached[0] != key:
+            self.__dict__["_fingerprint"] = cached = (key, aegz.fingerprint(state))
+        return cached[1]
 
     def compress(self, x, per_image: bool = False) -> bytes | list[bytes]:
         """Images (a Dataset or an array in the data's own units) -> the bytes of one .aegz file,
