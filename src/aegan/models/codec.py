@@ -10,7 +10,8 @@ distortion together, with one of four entropy models of the latents (`prior`):
   other half's means and scales also see the decoded anchors through a 5 x 5 context convolution
   (He et al. 2021): two decoding passes instead of one per position.
 
-x -> g_a -> y (M channels, 2**stages times smaller) -> quantised y_hat -> g_s -> x_hat. Training
+x -> g_a -> y (M channels, 2**stages times smaller; each hidden stage a strided conv, GDN and `blocks`
+3 x 3 conv + GDN pairs) -> quantised y_hat -> g_s -> x_hat. Training
 replaces rounding by additive uniform noise; the loss is lambda * 255^2 * distortion + bits per
 pixel (the convention of the papers' code, distortion on [0, 1] pixels). Inputs are pixels in
 [0, 1] (the run's "unit" normaliser).
@@ -70,6 +71,17 @@ def _ups(sizes: list[tuple[int, int]], channels: list[int], act) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
+def _gdn_block(channels: int, blocks: int, inverse: bool) -> nn.Module:
+    """(I)GDN, then `blocks` more 3 x 3 convs each followed by (I)GDN, at the same size. With no
+    blocks the GDN alone, with the weight names of runs saved before the option."""
+    if not blocks:
+        return GDN(channels, inverse)
+    layers: list[nn.Module] = [GDN(channels, inverse)]
+    for _ in range(blocks):
+        layers += [nn.Conv2d(channels, channels, 3, padding=1), GDN(channels, inverse)]
+    return nn.Sequential(*layers)
+
+
 def default_stages(h: int, w: int) -> int:
     """Stride-2 stages when none are asked for: 2 under 64 pixels a side (28 x 28 -> 7 x 7 latents),
     4 from 64 (the papers' 16x, for photographs)."""
@@ -88,9 +100,9 @@ class Codec(nn.Module):
         for i in range(k):
             layers.append(_down(chans[i], chans[i + 1]))
             if i < k - 1:
-                layers.append(GDN(chans[i + 1]))
+                layers.append(_gdn_block(chans[i + 1], cfg.blocks, inverse=False))
         self.g_a = nn.Sequential(*layers)
-        self.g_s = _ups(sizes, chans[::-1], lambda ch: GDN(ch, inverse=True))
+        self.g_s = _ups(sizes, chans[::-1], lambda ch: _gdn_block(ch, cfg.blocks, inverse=True))
         self.latent_shape = (m, *sizes[-1])
         self.pixels = h * w
         if cfg.prior == "factorized":

@@ -71,7 +71,8 @@ class CodecRun(CodedFiles, RunBase):
     def describe(self) -> list[tuple[str, str]]:
         m, c = self.config.model, self.codec
         return [("model", self.title),
-                ("transforms", f"{m.stages} stride-2 stages, {m.hidden_channels} channels, GDN; latent "
+                ("transforms", f"{m.stages} stride-2 stages, {m.blocks} extra conv + GDN per stage, "
+                               f"{m.hidden_channels} channels; latent "
                                f"{'x'.join(map(str, c.latent_shape))}"
                                + (f", side information {'x'.join(map(str, c.side_shape))}" if c.hyper else "")),
                 ("tables", "coding tables built" if c.tables_built else "coding tables not built yet")]
