@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ import torch
 
 import aegan
 from aegan import losses
-from aegan.config import GANConfig, RunConfig, TrainConfig
+from aegan.config import DataConfig, GANConfig, RunConfig, TrainConfig
 from aegan.data import load_dataset
 from aegan.runs.registry import fit as fit_gan
 from aegan.metrics import mode_stats
@@ -121,6 +122,29 @@ def test_save_load_sample_same_seed_same_images(digits_gan):
     assert x.shape == (8, 1, 8, 8) and 0 <= x.min() and x.max() <= 1  # digits' own range
 
 
+def test_conditional_discriminator_learns_the_classes_of_real_images(digits_gan):
+    """The AC-GAN head (on by default with --conditional): after 2 epochs D names the class of most
+    real test digits (chance: 10%)."""
+    _, out = digits_gan
+    back = aegan.load(out)
+    assert back.gan.cfg.aux_weight == 1.0
+    test = load_dataset(DataConfig(data="digits"), "test")
+    with torch.no_grad():
+        _, logits = back.gan.discriminator.eval()(back.to_model(test), torch.as_tensor(test.y).long(), classes=True)
+    assert (logits.argmax(1).numpy() == test.y).mean() > 0.4
+
+
+def test_runs_saved_before_the_auxiliary_head_have_none(digits_gan):
+    """A config.json without aux_weight is a run from before the option: no head, not the new default."""
+    import json
+    _, out = digits_gan
+    d = json.loads((out / "config.json").read_text())
+    del d["model"]["aux_weight"]
+    assert RunConfig.from_dict(d, model_cls=GANConfig).model.aux_weight == 0.0
+    assert Discriminator(dataclasses.replace(aegan.load(out).gan.cfg, aux_weight=0.0), (1, 8, 8), 10,
+                         False).classes is None
+
+
 def test_sample_and_interpolate_cli(cli, digits_gan, tmp_path):
     _, out = digits_gan
     r = cli("sample", out, "-n", "20", "--out", tmp_path / "s.npy", "--seed", "1")
@@ -157,6 +181,8 @@ def test_gan_bad_input(cli, digits_gan, digits_run, tmp_path):
               "--conditional needs labelled data")
     _one_line(cli("train", "gan", "--data", "ring", "--pack", "3", "--out", tmp_path / "o"), 2,
               "--pack 3 does not divide --batch-size 64")
+    _one_line(cli("train", "gan", "--data", "digits", "--aux-weight", "1", "--out", tmp_path / "o"), 2,
+              "--aux-weight 1.0 needs --conditional")
     assert not (tmp_path / "o").exists()
     _one_line(cli("sample", out, "-n", "0", "--out", tmp_path / "s.npy"), 2, "-n 0")
     _one_line(cli("sample", out, "--class", "10", "--out", tmp_path / "s.npy"), 2, "--class 10 is outside")

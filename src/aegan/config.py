@@ -31,10 +31,17 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _f(default, help: str, choices=None, flag: str | None = None, tune: Range | Choice | None = None, **kw):
+_NOT_GIVEN = object()
+
+
+def _f(default, help: str, choices=None, flag: str | None = None, tune: Range | Choice | None = None,
+       absent=_NOT_GIVEN, **kw):
     """A config field; `flag`: its command-line name when not the field's own (--lambda: lmbda);
-    `tune`: the range `aegan tune` searches when the command line leaves the field free."""
+    `tune`: the range `aegan tune` searches when the command line leaves the field free; `absent`:
+    the value of a run saved before the field existed (when not its default: what that run was)."""
     meta = {"help": help}
+    if absent is not _NOT_GIVEN:
+        meta["absent"] = absent
     if tune is not None:
         meta["tune"] = tune
     if flag is not None:
@@ -129,6 +136,13 @@ class GANConfig:
     output: str = _f("auto", "generator output activation; auto: tanh for [-1,1] images, identity for tables",
                      choices=("auto", "identity", "sigmoid", "tanh"))
     conditional: bool = _f(False, "condition G and D on the class labels (projection discriminator)")
+    aux_weight: typing.Optional[float] = _f(None, "conditional models: weight of an auxiliary classifier head on D "
+                                                  "(AC-GAN, Odena et al. 2017): D learns to name the class of real "
+                                                  "images, G to make samples D names as asked (default 1 with "
+                                                  "--conditional; 0: off)", absent=0.0)
+    class_norm: typing.Optional[bool] = _f(None, "conditional dcgan generators: batch norms whose scale and shift "
+                                                 "are looked up by class (default: on with --conditional on images)",
+                                           absent=False)
     pack: int = _f(1, "PacGAN packing: D judges m samples at once (batch size must be a multiple)")
     ema: typing.Optional[float] = _f(0.999, "decay of the generator's moving average used for sampling; 0: off")
     spectral_norm: typing.Optional[bool] = _f(None, "spectral norm on D (default: on for hinge)")
@@ -311,7 +325,7 @@ def _from_dict(cls, d: dict, where: str):
     unknown = sorted(set(d) - set(names))
     if unknown:
         raise RunError(f"{where}: unknown keys {unknown}; this aegan knows {sorted(names)}")
-    out = {}
+    out = {k: f.metadata["absent"] for k, f in names.items() if k not in d and "absent" in f.metadata}
     for k, v in d.items():
         out[k] = tuple(v) if isinstance(v, list) else v
     obj = cls(**out)

@@ -11,6 +11,7 @@ from shlex import quote
 
 import numpy as np
 import torch
+from torch import nn
 
 from .. import distributed
 from ..accel import Accel
@@ -214,6 +215,7 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
     g_params, d_params = list(G.parameters()), list(D.parameters())
     # the noise generator is the driver's batch-order generator, so that resume replays both
     noise: dict = {}
+    aux = cfg.aux_weight if gan.num_classes else 0.0
 
     def step(batch, st):
         real, labels = batch
@@ -228,8 +230,13 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
             real = real.detach().requires_grad_(True)
         with accel.autocast():
             fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
-            d_real, d_fake = D_step(real, labels), D_step(fake.detach(), labels)
-            d_loss = d_loss_fn(d_real.float(), d_fake.float())
+            if aux:  # AC-GAN: D also learns the class of real images
+                d_real, c_real = D_step(real, labels, classes=True)
+                d_aux = nn.functional.cross_entropy(c_real.float(), labels)
+            else:
+                d_real, d_aux = D_step(real, labels), 0.0
+            d_fake = D_step(fake.detach(), labels)
+            d_loss = d_loss_fn(d_real.float(), d_fake.float()) + aux * d_aux
         if cfg.gp_weight:  # in fp32: a second-order gradient under autocast is not worth the risk
             d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(lambda t: D(t, labels), real,
                                                                fake.detach().float(), gen)
@@ -246,7 +253,11 @@ def train_gan(gan, feed, tc, *, opts=None, on_epoch=None, progress: bool = True,
         if st["n_d"] % cfg.n_critic == 0:
             with accel.autocast():
                 fake = G_step(torch.randn(n, cfg.z_dim, generator=gen).to(dev), labels)
-                g_loss = g_loss_fn(D_step(fake, labels).float())
+                if aux:  # and G to make samples D puts in the class they were asked for
+                    d_out, c_fake = D_step(fake, labels, classes=True)
+                    g_loss = g_loss_fn(d_out.float()) + aux * nn.functional.cross_entropy(c_fake.float(), labels)
+                else:
+                    g_loss = g_loss_fn(D_step(fake, labels).float())
             descend(opt_g, g_loss, g_params, ctl.grad_clip, "generator loss", scaler_g)
             gan.update_ema()
             st["step"] += 1
