@@ -27,7 +27,8 @@ import torch
 
 from . import checkpoint
 from .config import (ANOMALY_SCORES, DEFAULT_CONTAMINATION, DEFAULT_SCORE, IWAE_K, KNN_K, DataConfig, ModelConfig,
-                     RunConfig, TrainConfig, validate)
+                     RunConfig, TrainConfig)
+from .config_checks import validate
 from .data import Dataset
 from .errors import DataError, RunError, UsageError, a
 from .models import default_sizes

@@ -8,7 +8,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from ..config import DataConfig, RunConfig, TrainConfig, apply_preset, validate_train
+from ..config import DataConfig, RunConfig, TrainConfig, apply_preset
+from ..config_checks import validate_train
 from ..errors import UsageError
 from ..runs.tasks import TASKS
 from .flags import (Parser, add_flags, command, common, data_flags, examples_text, from_flags, load_data,

@@ -12,7 +12,8 @@ import torch
 
 from ..version import __version__
 from ..accel import Accel
-from ..config import RunConfig, validate_autoencoder
+from ..config import RunConfig
+from ..config_checks import validate_autoencoder
 from ..data import Dataset, Normalizer
 from ..errors import AeganError, DataError, UsageError
 from ..evaluation import evaluate_autoencoder

@@ -17,7 +17,8 @@ import torch
 
 from .. import checkpoint, distributed
 from ..accel import Accel
-from ..config import RunConfig, validate_train
+from ..config import RunConfig
+from ..config_checks import validate_train
 from ..data import DATASETS, Dataset, Normalizer, is_streamed
 from ..data.location import location_of
 from ..data.feed import StreamFeed, TensorFeed

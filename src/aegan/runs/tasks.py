@@ -12,7 +12,8 @@ import importlib
 from typing import Callable
 
 from ..config import (FAMILIES, GAN_PRESETS, PRESETS, ClassifierConfig, CodecConfig, GANConfig, ModelConfig,
-                      TrainConfig, TranslationConfig, validate_autoencoder, validate_codec, validate_translation)
+                      TrainConfig, TranslationConfig)
+from ..config_checks import validate_autoencoder, validate_codec, validate_translation
 
 
 @dataclasses.dataclass(frozen=True)

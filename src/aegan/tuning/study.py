@@ -275,7 +275,7 @@ class Trial:
     def __call__(self, trial) -> float:
         import optuna
 
-        from ..config import validate_train
+        from ..config_checks import validate_train
         from ..runs.registry import fit
         from ..train import Interrupted
         spec = self.spec
