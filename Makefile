@@ -30,8 +30,11 @@ postgres:
 demo: $(STAMP) data
 	@sh scripts/demo.sh
 
+# test files spread over one worker process per core, at most 4 (pytest-xdist; a file's tests stay together)
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: $(STAMP) data browser postgres
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # the README's pictures, from the latest `make demo`
 readme-pictures:

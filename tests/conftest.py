@@ -1,9 +1,11 @@
 import gzip
+import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from aegan.cli import main
 from aegan.data import idx_search_path
@@ -11,6 +13,14 @@ from aegan.data import idx_search_path
 FASHION = next((p for p in idx_search_path("fashion-mnist") if (p / "train-images-idx3-ubyte.gz").is_file()), None)
 needs_fashion = pytest.mark.skipif(
     FASHION is None, reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist, run as root by make test)")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (make test), the cores shared among the workers rather than each worker
+    taking them all."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def write_idx(path: Path, arr: np.ndarray, compress: bool = False) -> Path:
