@@ -19,7 +19,7 @@ from aegan.train import Control, DivergedError
 from aegan.train import train_on_loss as train_autoencoder
 
 RUNS = {  # (training arguments, checkpoint count at which to stop it)
-    "vae": (["vae", "--data", "digits", "--hidden", "64", "--code-dim", "4", "--epochs", "15"], 4),
+    "vae": (["vae", "--data", "digits", "--hidden", "64", "--code-dim", "4", "--epochs", "6"], 4),
     "gan": (["gan", "--data", "ring", "--max-samples", "4000", "--hidden", "64,64", "--epochs", "3"], 4),
 }
 
