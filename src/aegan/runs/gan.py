@@ -159,7 +159,8 @@ class GANRun(RunBase):
             f"channels {','.join(map(str, m.conv_channels))}"
         preset = f", preset {self.config.preset}" if self.config.preset else ""
         return [("model", f"gan, loss {m.loss} ({self.gan.loss.paper}), n_critic {m.n_critic}, EMA {m.ema or 'off'}, "
-                          f"pack {m.pack}" + (", conditional" if m.conditional else "")),
+                          f"pack {m.pack}" + (f", conditional (AC-GAN head weight {m.aux_weight or 0}, class norms "
+                                              f"{'on' if m.class_norm else 'off'})" if m.conditional else "")),
                 ("body", f"{m.arch}, {sizes}, z {m.z_dim}{preset}")]
 
     def learning_rates(self) -> str:
