@@ -198,6 +198,8 @@ def test_bad_input_gets_one_line_and_writes_nothing(cli, codec_run, tmp_path):
                     "--lambda 0")
     _one_line_error(cli("train", "codec", "--data", "digits", "--stages", "4", "--out", tmp_path / "s"), 1,
                     "too small")
+    _one_line_error(cli("train", "codec", "--data", "digits", "--blocks", "5", "--out", tmp_path / "b"), 2,
+                    "--blocks 5 must be between 0 and 4")
 
 
 def test_the_codec_learns_fewer_bits_at_the_same_quality(codec_run):

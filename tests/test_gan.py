@@ -11,7 +11,7 @@ from aegan.config import DataConfig, GANConfig, RunConfig, TrainConfig
 from aegan.data import load_dataset
 from aegan.runs.registry import fit as fit_gan
 from aegan.metrics import mode_stats
-from aegan.models.gan import Discriminator
+from aegan.models.gan import ClassBatchNorm, Discriminator
 
 REAL, FAKE = torch.tensor([2.0, -1.0]), torch.tensor([0.0, 1.0])
 sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
@@ -127,7 +127,8 @@ def test_conditional_discriminator_learns_the_classes_of_real_images(digits_gan)
     real test digits (chance: 10%)."""
     _, out = digits_gan
     back = aegan.load(out)
-    assert back.gan.cfg.aux_weight == 1.0
+    assert back.gan.cfg.aux_weight == 1.0 and back.gan.cfg.class_norm  # both on by default here
+    assert any(isinstance(m, ClassBatchNorm) for m in back.gan.generator.modules())
     test = load_dataset(DataConfig(data="digits"), "test")
     with torch.no_grad():
         _, logits = back.gan.discriminator.eval()(back.to_model(test), torch.as_tensor(test.y).long(), classes=True)
@@ -183,6 +184,8 @@ def test_gan_bad_input(cli, digits_gan, digits_run, tmp_path):
               "--pack 3 does not divide --batch-size 64")
     _one_line(cli("train", "gan", "--data", "digits", "--aux-weight", "1", "--out", tmp_path / "o"), 2,
               "--aux-weight 1.0 needs --conditional")
+    _one_line(cli("train", "gan", "--data", "digits", "--class-norm", "on", "--out", tmp_path / "o"), 2,
+              "--class-norm on needs --conditional")
     assert not (tmp_path / "o").exists()
     _one_line(cli("sample", out, "-n", "0", "--out", tmp_path / "s.npy"), 2, "-n 0")
     _one_line(cli("sample", out, "--class", "10", "--out", tmp_path / "s.npy"), 2, "--class 10 is outside")
