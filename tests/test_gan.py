@@ -1,4 +1,3 @@
-import dataclasses
 import math
 
 import numpy as np
@@ -123,8 +122,8 @@ def test_save_load_sample_same_seed_same_images(digits_gan):
 
 
 def test_conditional_discriminator_learns_the_classes_of_real_images(digits_gan):
-    """The AC-GAN head (on by default with --conditional): after 2 epochs D names the class of most
-    real test digits (chance: 10%)."""
+    """The AC-GAN head (on by default with --conditional): after 2 epochs D names the class of more
+    than 40% of the real test digits (72% in one run; chance: 10%)."""
     _, out = digits_gan
     back = aegan.load(out)
     assert back.gan.cfg.aux_weight == 1.0 and back.gan.cfg.class_norm  # both on by default here
@@ -136,14 +135,17 @@ def test_conditional_discriminator_learns_the_classes_of_real_images(digits_gan)
 
 
 def test_runs_saved_before_the_auxiliary_head_have_none(digits_gan):
-    """A config.json without aux_weight is a run from before the option: no head, not the new default."""
+    """A config.json without aux_weight and class_norm is a run from before the options: no head and
+    plain batch norms, not the new defaults."""
     import json
+    from aegan.models.gan import Generator
     _, out = digits_gan
     d = json.loads((out / "config.json").read_text())
-    del d["model"]["aux_weight"]
-    assert RunConfig.from_dict(d, model_cls=GANConfig).model.aux_weight == 0.0
-    assert Discriminator(dataclasses.replace(aegan.load(out).gan.cfg, aux_weight=0.0), (1, 8, 8), 10,
-                         False).classes is None
+    del d["model"]["aux_weight"], d["model"]["class_norm"]
+    old = RunConfig.from_dict(d, model_cls=GANConfig).model
+    assert old.aux_weight == 0.0 and old.class_norm is False
+    assert Discriminator(old, (1, 8, 8), 10, False).classes is None
+    assert not any(isinstance(m, ClassBatchNorm) for m in Generator(old, (1, 8, 8), 10, "tanh").modules())
 
 
 def test_sample_and_interpolate_cli(cli, digits_gan, tmp_path):
