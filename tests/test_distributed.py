@@ -61,17 +61,21 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
     assert "data-parallel over 2 processes" in r.stdout and "identical on every process" in r.stdout
     assert r.stdout.count("run folder:") == 1  # rank 0 speaks for both
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
-    # With Adam the weights themselves are not compared tightly: a gradient component at the
-    # rounding level (|g| ~ eps) gets a step of up to lr whatever its sign, so the order of
-    # the sums (another CPU's kernels) moves such weights by up to 2 lr per step (0.024 seen on an
-    # AMD EPYC after 42 steps). Those weights carry no gradient, so they barely change the loss:
-    # the per-epoch losses agree closely (test_two_processes_take_the_steps_one_process_takes
-    # checks the steps themselves, with SGD).
+    # With Adam neither the weights nor the losses agree to rounding: a gradient component at the
+    # rounding level (|g| ~ eps) gets a step of up to lr whatever its sign, so the order of the sums
+    # (another CPU's kernels) moves such weights by up to 2 lr per step (0.024 seen on an AMD EPYC
+    # after 42 steps), and through them the losses by a chaotic amount: 1.1e-3 relative on an AMD EPYC
+    # after one epoch. No bound on that comes from the arithmetic, so the losses are held to what
+    # the test must tell apart: another seed (other initial weights, another order) moves them by
+    # 4% to 8% here (seeds 0, 1, 2: val_loss 0.0686, 0.0714, 0.0740 after
+    # two epochs), and the step counts say exactly whether each epoch took the same steps.
+    # The steps themselves are compared to rounding with SGD, in
+    # test_two_processes_take_the_steps_one_process_takes.
     ddp, one = (checkpoint_records(tmp_path / d) for d in ("ddp", "one"))
-    assert len(ddp) == len(one) == 2
+    assert [r["step"] for r in ddp] == [r["step"] for r in one] == [21, 42]
     for a, b in zip(ddp, one):
         for k in ("train_loss", "val_loss"):
-            assert a[k] == pytest.approx(b[k], rel=1e-3)
+            assert a[k] == pytest.approx(b[k], rel=1e-2)  # a quarter of the seed-to-seed spread
     a, b = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "one" / "model.safetensors")
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 2 * 1e-3 * 42  # at most 2 lr per Adam step
     run = aegan.load(tmp_path / "ddp")
