@@ -17,10 +17,14 @@ needs_fashion = pytest.mark.skipif(
 
 def pytest_configure(config):
     """Under pytest-xdist (make test), the cores shared among the workers rather than each worker
-    taking them all."""
+    taking them all, in the worker and in the processes its tests start (aegan tune, kill -9 and
+    resume, torchrun...): a child left at torch's default takes every core, and OpenMP threads
+    spinning on cores another worker holds made such tests about 4 times slower."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        share = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(share)
+        os.environ["OMP_NUM_THREADS"] = str(share)
 
 
 def write_idx(path: Path, arr: np.ndarray, compress: bool = False) -> Path:
