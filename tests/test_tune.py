@@ -183,8 +183,9 @@ def test_ctrl_c_stops_the_study_and_resume_runs_the_cut_off_trial_again(tmp_path
 
 
 def _two_workers(out: Path, first: list, trials: int) -> tuple[str, str]:
-    # trials of a few seconds, so that the second worker joins while the first still has trials to run
-    a = aegan_proc("tune", "ae", *SLOW, "--epochs", "20", "--trials", trials, "--pruner", "none", "--out", out, *first)
+    # trials of about 15 s (SLOW's 10 epochs), so that the second worker, started once trial 0 is under way,
+    # joins while the first still has trials to run
+    a = aegan_proc("tune", "ae", *SLOW, "--trials", trials, "--pruner", "none", "--out", out, *first)
     wait_for(out / "trials" / "0000", a)
     b = aegan_proc("tune", "--resume", out)
     out_b, _ = b.communicate(timeout=600)
@@ -207,8 +208,8 @@ def _check_shared(out: Path, trials: int) -> None:
 
 def test_two_processes_share_a_study_journal_file(tmp_path):
     out = tmp_path / "study"
-    _two_workers(out, [], 8)
-    _check_shared(out, 8)
+    _two_workers(out, [], 6)
+    _check_shared(out, 6)
 
 
 def _find_initdb():
@@ -262,11 +263,11 @@ def postgres(tmp_path_factory):
 
 def test_two_processes_share_a_study_in_postgresql(tmp_path, postgres):
     out = tmp_path / "study"
-    _two_workers(out, ["--storage", postgres, "--study-name", "shared"], 8)
+    _two_workers(out, ["--storage", postgres, "--study-name", "shared"], 6)
     assert not (out / "journal.log").exists()  # the study lives in the database
     spec = read_spec(out)
     assert spec.storage == postgres
-    _check_shared(out, 8)
+    _check_shared(out, 6)
 
 
 @pytest.mark.parametrize("args, message", [
