@@ -33,6 +33,7 @@ from torch import nn
 from .. import losses
 from ..nets import conv_sizes
 from .entropy import FactorizedPrior, GaussianConditional, bits, quantize
+from .latent_refine import refine as refine_latents
 
 Segment = tuple[np.ndarray, np.ndarray, object]  # (symbols, table rows, the Tables they index)
 
@@ -219,18 +220,22 @@ class Codec(nn.Module):
         return self.__dict__["_parts64"]
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> list[Segment]:
-        """The segments of a batch, in coding order: (symbols, rows, tables) each."""
-        return self._code(x)[0]
+    def encode(self, x: torch.Tensor, refine: int = 0) -> list[Segment]:
+        """The segments of a batch, in coding order: (symbols, rows, tables) each. With `refine`,
+        the latents are first optimised for `refine` steps on each image's own rate-distortion
+        loss (models/latent_refine.py); the decoder does not change."""
+        return self._code(x, refine_latents(self, x, refine) if refine else None)[0]
 
     @torch.no_grad()
-    def _code(self, x: torch.Tensor) -> tuple[list[Segment], torch.Tensor]:
-        """(segments, y_hat): what a file holds for x, and the latents its decoder rebuilds."""
-        y, table = self.g_a(x), self.y_prior.tables
+    def _code(self, x: torch.Tensor, latents=None) -> tuple[list[Segment], torch.Tensor]:
+        """(segments, y_hat): what a file holds for x, and the latents its decoder rebuilds;
+        `latents`: (y, z) to code instead of the analysis transforms' own."""
+        y, table = self.g_a(x) if latents is None else latents[0], self.y_prior.tables
         if not self.hyper:
             ys, yrows = self.y_prior.symbols(y)
             return [(ys, yrows, table)], torch.from_numpy(ys).float()
-        zs, zrows = self.z_prior.symbols(self.h_a(y if self.with_means else y.abs()))
+        z = self.h_a(y if self.with_means else y.abs()) if latents is None else latents[1]
+        zs, zrows = self.z_prior.symbols(z)
         segments, parts = [(zs, zrows, self.z_prior.tables)], self._f64()
         hyper = parts.h_s(torch.from_numpy(zs).double())
         if not self.with_means:

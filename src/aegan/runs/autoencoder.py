@@ -47,7 +47,7 @@ class AutoencoderRun(CodedFiles, RunBase):
         if self.kind != "image":
             raise UsageError("compress codes images; this vqvae run was trained on a table")
 
-    def encode_chunk(self, t: torch.Tensor) -> list:
+    def encode_chunk(self, t: torch.Tensor, refine: int = 0) -> list:
         idx = self.model.indices(t).cpu().numpy()
         rows = np.broadcast_to(np.arange(self.model.positions), idx.shape)
         return [(idx, rows, self.model.tables())]

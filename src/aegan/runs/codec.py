@@ -50,8 +50,11 @@ class CodecRun(CodedFiles, RunBase):
             raise RunError(f"{self.path or 'this codec'} has no coding tables (it was saved before its first epoch "
                            "ended); train it for at least one epoch")
 
-    def encode_chunk(self, t: torch.Tensor) -> list:
-        return self.codec.encode(t)
+    def encode_chunk(self, t: torch.Tensor, refine: int = 0) -> list:
+        return self.codec.encode(t, refine)
+
+    def check_refine(self, steps: int) -> None:
+        """Every codec can refine its latents."""
 
     def decode_chunk(self, n: int, next_symbols) -> torch.Tensor:
         return self.codec.decode(n, next_symbols)

@@ -15,8 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tqdm.auto import tqdm
+
 from .. import aegz
 from ..coding import Decoder, Encoder, StreamError
+from ..errors import UsageError
 
 CHUNK = 256  # images per pass through the transforms, the same on both sides of a file
 
@@ -29,8 +32,16 @@ class CodedFiles:
     def check_compressible(self) -> None:
         """Raise RunError/UsageError when this run cannot code files (yet)."""
 
-    def encode_chunk(self, t: torch.Tensor) -> list:
+    def encode_chunk(self, t: torch.Tensor, refine: int = 0) -> list:
+        """The segments of a chunk of images (model units); `refine`: encoder-side optimisation
+        steps of the latents, where the run has them (check_refine says whether it does)."""
         raise NotImplementedError
+
+    def check_refine(self, steps: int) -> None:
+        """Raise UsageError when `steps` of latent refinement cannot be done by this run."""
+        if steps:
+            raise UsageError(f"--refine {steps}: only codec runs (aegan train codec) refine their latents; "
+                             "leave --refine out for this run")
 
     def decode_chunk(self, n: int, next_symbols) -> torch.Tensor:
         raise NotImplementedError
@@ -46,21 +57,25 @@ class CodedFiles:
             self.__dict__["_fingerprint"] = cached = (key, aegz.fingerprint(state))
         return cached[1]
 
-    def compress(self, x, per_image: bool = False) -> bytes | list[bytes]:
+    def compress(self, x, per_image: bool = False, refine: int = 0, progress: bool = False) -> bytes | list[bytes]:
         """Images (a Dataset or an array in the data's own units) -> the bytes of one .aegz file,
-        or with per_image a list of files' bytes, one per image."""
+        or with per_image a list of files' bytes, one per image. `refine`: steps of encoder-side
+        latent optimisation per chunk (codec runs; slower encoding, same decoder)."""
         self.check_compressible()
+        if refine < 0:
+            raise UsageError(f"--refine {refine} must be 0 (off) or a number of steps, e.g. 100")
+        self.check_refine(refine)
         t = self.to_model(x)
         self.module.cpu().eval()
         if per_image:
-            return [self._file(t[i:i + 1]) for i in range(len(t))]
-        return self._file(t)
+            return [self._file(t[i:i + 1], refine) for i in tqdm(range(len(t)), disable=not progress, unit="image")]
+        return self._file(t, refine, progress)
 
-    def _file(self, t: torch.Tensor) -> bytes:
+    def _file(self, t: torch.Tensor, refine: int = 0, progress: bool = False) -> bytes:
         enc = Encoder()
         with torch.no_grad():
-            for i in range(0, len(t), CHUNK):
-                for segment in self.encode_chunk(t[i:i + CHUNK].to(self.device)):
+            for i in tqdm(range(0, len(t), CHUNK), disable=not progress, unit="chunk"):
+                for segment in self.encode_chunk(t[i:i + CHUNK].to(self.device), refine):
                     enc.segment(*segment)
         return aegz.pack(aegz.Header(self.fingerprint, self.shape, len(t)), enc.finish())
 

@@ -85,7 +85,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          model_for=lambda command: ClassifierConfig(), skip_train=("patience",), normalize=False),
     Task("codec", "aegan.runs.codec", CodecConfig,
          commands={"codec": "learned image codec, rate and distortion together (aegan compress / decompress)"},
-         model_for=lambda command: CodecConfig(), train_defaults=TrainConfig(epochs=20, batch_size=64, lr=5e-4),
+         model_for=lambda command: CodecConfig(), train_defaults=TrainConfig(epochs=10, batch_size=8, lr=5e-4),
          normalize=False, check_model=validate_codec),
     Task("translation", "aegan.runs.translation", TranslationConfig,
          commands={"pix2pix": "paired image-to-image translation (U-Net, PatchGAN, L1; aegan translate)",
