@@ -53,9 +53,7 @@ def cmd_compress(args) -> int:
     from .. import aegz
     from ..checkpoint import atomic_write
     run = open_coder(args.run)
-    if args.refine < 0:
-        raise UsageError(f"--refine {args.refine} must be 0 (off) or a number of steps, e.g. 100")
-    run.check_refine(args.refine)
+    run.check_refine(args.refine)  # before any file is touched
     out = Path(args.out)
     if args.per_image:
         _check_folder(out, args.overwrite, aegz.SUFFIX)

@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from .. import losses
 from .entropy import bits
 
 TAU_START, TAU_END = 0.5, 0.02  # Gumbel-softmax temperatures at the first and the last step
@@ -62,14 +63,8 @@ def _soft_rd(codec, y: torch.Tensor, z: torch.Tensor | None, x: torch.Tensor, ta
             rate = rate + bits(codec.y_prior.likelihood(r, scale))
             y_hat = r + mean
     x_hat = codec.g_s(y_hat)
-    d = ((x_hat - x) ** 2).flatten(1).mean(1) if codec.cfg.distortion == "mse" else \
-        1 - _ms_ssim_each(x_hat, x)
+    d = ((x_hat - x) ** 2).flatten(1).mean(1) if codec.cfg.distortion == "mse" else 1 - losses.ms_ssim(x_hat, x)
     return (codec.cfg.lmbda * 255 ** 2 * d + rate / codec.pixels).sum() / n
-
-
-def _ms_ssim_each(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    from .. import losses
-    return losses.ms_ssim(x_hat, x)
 
 
 def refine(codec, x: torch.Tensor, steps: int, lr: float = 5e-3) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -32,6 +32,7 @@ class CodecRun(CodedFiles, RunBase):
     """A trained codec: `compress` images into .aegz bytes, `decompress` them back."""
 
     label = "codec"
+    refines = True  # aegan compress --refine
     commands = "compress images with 'aegan compress RUN --data ... --out images.aegz'"
 
     codec = property(lambda self: self.module, doc="the codec network")
@@ -52,9 +53,6 @@ class CodecRun(CodedFiles, RunBase):
 
     def encode_chunk(self, t: torch.Tensor, refine: int = 0) -> list:
         return self.codec.encode(t, refine)
-
-    def check_refine(self, steps: int) -> None:
-        """Every codec can refine its latents."""
 
     def decode_chunk(self, n: int, next_symbols) -> torch.Tensor:
         return self.codec.decode(n, next_symbols)

@@ -37,9 +37,13 @@ class CodedFiles:
         steps of the latents, where the run has them (check_refine says whether it does)."""
         raise NotImplementedError
 
+    refines = False  # whether encode_chunk can refine latents (codec runs)
+
     def check_refine(self, steps: int) -> None:
         """Raise UsageError when `steps` of latent refinement cannot be done by this run."""
-        if steps:
+        if steps < 0:
+            raise UsageError(f"--refine {steps} must be 0 (off) or a number of steps, e.g. 100")
+        if steps and not self.refines:
             raise UsageError(f"--refine {steps}: only codec runs (aegan train codec) refine their latents; "
                              "leave --refine out for this run")
 
@@ -62,8 +66,6 @@ class CodedFiles:
         or with per_image a list of files' bytes, one per image. `refine`: steps of encoder-side
         latent optimisation per chunk (codec runs; slower encoding, same decoder)."""
         self.check_compressible()
-        if refine < 0:
-            raise UsageError(f"--refine {refine} must be 0 (off) or a number of steps, e.g. 100")
         self.check_refine(refine)
         t = self.to_model(x)
         self.module.cpu().eval()
