@@ -196,6 +196,11 @@ def test_compress_and_decompress_from_the_command_line(cli, codec_run, tmp_path)
     r = cli("decompress", tmp_path / "each", "--run", run, "--out", tmp_path / "each.npy")
     assert r.code == 0, r.err
     assert np.abs(np.load(tmp_path / "each.npy") - np.load(tmp_path / "d.npy")).max() <= 2e-3  # as above
+    r = cli("compress", run, "--data", "digits", "--out", tmp_path / "r.aegz", "--refine", "20")
+    assert r.code == 0, r.err
+    r = cli("decompress", tmp_path / "r.aegz", "--run", run, "--out", tmp_path / "r.npy")
+    assert r.code == 0, r.err
+    assert np.load(tmp_path / "r.npy").shape == (359, 1, 8, 8)
 
 
 def test_bad_input_gets_one_line_and_writes_nothing(cli, codec_run, tmp_path):
