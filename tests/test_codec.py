@@ -23,8 +23,8 @@ DIGITS = ["--data", "digits", "--hidden-channels", "16", "--latent-channels", "1
 
 @pytest.fixture(scope="module")
 def codec_run(tmp_path_factory):
-    """A small codec with the default prior (checkerboard) on the 8 x 8 digits (2 stages: latents
-    16 x 2 x 2, side 16 x 1 x 1)."""
+    """A small codec with the defaults (checkerboard prior, --blocks 1) on the 8 x 8 digits (2 stages:
+    latents 16 x 2 x 2, side 16 x 1 x 1)."""
     out = tmp_path_factory.mktemp("codec") / "run"
     from aegan.cli import main
     assert main(["train", "codec", *DIGITS, "--epochs", "8", "--lambda", "0.003", "--out", str(out), "--quiet"]) == 0
@@ -65,7 +65,7 @@ def test_decoding_gives_the_encoders_latents_bit_for_bit(codec_run, digits_test)
 
 
 @pytest.mark.parametrize("prior, segments, blocks", [("factorized", 1, "0"), ("hyperprior", 2, "2"),
-                                                     ("mean-scale", 2, "1")])
+                                                     ("mean-scale", 2, "1"), ("space-channel", 9, "0")])
 def test_every_prior_decodes_bit_for_bit_and_learns(prior, segments, blocks, digits_test, tmp_path):
     """The other entropy models, trained briefly: the decoder rebuilds the densities exactly as the
     encoder had them, and the file's rate is what training measured (bits per pixel within 10% of the
@@ -82,6 +82,29 @@ def test_every_prior_decodes_bit_for_bit_and_learns(prior, segments, blocks, dig
     assert m[-1]["val_bpp"] < m[0]["val_bpp"] or m[-1]["val_psnr"] > m[0]["val_psnr"], m
     got = run.evaluation(1000, None, 0)["bits_per_pixel"]["value"]
     assert abs(got - m[-1]["val_bpp"]) < 0.1 * m[-1]["val_bpp"] + 64 * 8 / (359 * 64), (got, m[-1])
+
+
+@pytest.mark.parametrize("prior", ["mean-scale", "checkerboard", "space-channel"])
+def test_each_pass_sees_only_what_earlier_passes_decoded(prior):
+    """The decoder can rebuild pass k's means and scales only if they depend on nothing but z_hat
+    and the elements of passes before k: changing every later element leaves them exactly as they
+    were (the same inputs reach the same arithmetic, so this holds bit for bit on any CPU), and the
+    passes cover each element of y once."""
+    from aegan.config import CodecConfig
+    from aegan.models.codec import Codec
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig(prior=prior, hidden_channels=16, latent_channels=16), (1, 28, 28)).eval()
+    masks = codec.pass_masks
+    assert torch.equal(masks.sum(0), torch.ones(codec.latent_shape, dtype=masks.dtype))
+    hyper = codec.h_s(torch.randn(3, *codec.side_shape).round())
+    y_hat = torch.randn(3, *codec.latent_shape) * 3
+    with torch.no_grad():
+        for k in range(len(masks)):
+            later = masks[k:].any(0)
+            other = torch.where(later, torch.randn_like(y_hat) * 5, y_hat)
+            for a, b in zip(codec._pass_params(hyper, y_hat, k), codec._pass_params(hyper, other, k)):
+                assert torch.equal(a[:, masks[k]], b[:, masks[k]]), (prior, k)
+    assert len(masks) == {"mean-scale": 1, "checkerboard": 2, "space-channel": 8}[prior]
 
 
 def test_per_image_files_decode_to_the_same_images(codec_run, digits_test):
@@ -236,14 +259,18 @@ def test_bad_input_gets_one_line_and_writes_nothing(cli, codec_run, tmp_path):
 
 
 def test_the_codec_learns_fewer_bits_at_the_same_quality(codec_run):
-    """Over its epochs the rate-distortion loss falls by half, the rate with it, while the PSNR rises:
-    rate and distortion together (seen on the digits at batch 8: loss 13.8 -> 4.7, 1.27 -> 1.22 bits
-    per pixel while the PSNR rose from 12.0 to 17.9 dB)."""
+    """Over its epochs the rate-distortion loss falls by half and the PSNR rises; once the codec has
+    learnt to spend bits (its most expensive epoch, usually an early one), the bits fall while the
+    PSNR holds: rate and distortion learnt together (seen on the digits at the defaults, batch 8,
+    --blocks 1: loss 15.5 -> 4.4, PSNR 11.4 -> 18.3 dB, bits per pixel 1.73 at epoch 2 -> 1.27
+    while the PSNR rose from 14.5 dB; the margins below are a third of those)."""
     m = codec_run.metrics()
     first, last = m[0], m[-1]
     assert last["val_loss"] < 0.5 * first["val_loss"], (first, last)
-    assert last["val_bpp"] < first["val_bpp"], (first, last)
     assert last["val_psnr"] > first["val_psnr"] + 2, (first, last)
+    peak = max(m[:-1], key=lambda e: e["val_bpp"])
+    assert last["val_bpp"] < 0.9 * peak["val_bpp"], (peak, last)
+    assert last["val_psnr"] > peak["val_psnr"], (peak, last)
 
 
 def test_evaluate_reports_file_bytes_and_psnr(cli, codec_run):

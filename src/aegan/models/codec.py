@@ -1,5 +1,5 @@
 """A learned image codec: the convolutional transforms of Balle et al., trained for rate and
-distortion together, with one of four entropy models of the latents (`prior`):
+distortion together, with one of five entropy models of the latents (`prior`):
 
 - factorized: one learned density per channel (Balle et al. 2017);
 - hyperprior: z = h_a(|y|) is coded first (factorized) and h_s(z_hat) gives the scale of each
@@ -8,7 +8,14 @@ distortion together, with one of four entropy models of the latents (`prior`):
   (Minnen et al. 2018);
 - checkerboard: mean-scale, where half of y (the anchors, a checkerboard) is coded first and the
   other half's means and scales also see the decoded anchors through a 5 x 5 context convolution
-  (He et al. 2021): two decoding passes instead of one per position.
+  (He et al. 2021): two decoding passes instead of one per position;
+- space-channel: checkerboard within each of four channel groups of y (M/8, M/8, M/4 and the
+  rest), coded one group after another, each group's means and scales also seeing all of the
+  groups decoded before it (the space-channel context of ELIC, He et al. 2022): eight passes.
+
+The mean-scale family codes y in passes (`pass_masks`, one boolean mask over y's elements each):
+the means and scales of a pass's elements depend only on z_hat and on the elements of earlier
+passes, so training, coding, decoding and latent refinement all walk the same passes (`_walk`).
 
 x -> g_a -> y (M channels, 2**stages times smaller; each hidden stage a strided conv, GDN and `blocks`
 3 x 3 conv + GDN pairs) -> quantised y_hat -> g_s -> x_hat. Training
@@ -83,6 +90,13 @@ def _gdn_block(channels: int, blocks: int, inverse: bool) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+def channel_groups(m: int) -> list[int]:
+    """The channel groups of a space-channel prior, in coding order: small first (M/8, M/8, M/4,
+    then the rest), as ELIC's uneven groups (16, 16, 32, 64, 192 of 320); empty groups dropped."""
+    sizes = [m // 8, m // 8, m // 4]
+    return [c for c in sizes + [m - sum(sizes)] if c]
+
+
 def default_stages(h: int, w: int) -> int:
     """Stride-2 stages when none are asked for: 2 under 64 pixels a side (28 x 28 -> 7 x 7 latents),
     4 from 64 (the papers' 16x, for photographs)."""
@@ -120,12 +134,34 @@ class Codec(nn.Module):
         # a mean and a (softplus) scale per element of y (Minnen et al. 2018)
         self.h_s = nn.Sequential(_ups(hs, [n, n, n], lambda ch: nn.ReLU()), nn.ReLU(),
                                  nn.Conv2d(n, 2 * m, 3, padding=1))
+        i, j = np.indices(sizes[-1])
+        anchor = torch.from_numpy((i + j) % 2 == 0)
+        self.register_buffer("anchor", anchor, persistent=False)
+        every = torch.ones(self.latent_shape, dtype=torch.bool)
         if cfg.prior == "checkerboard":  # and the context of the anchors, decoded first (He et al. 2021)
             self.context = nn.Conv2d(m, 2 * m, 5, padding=2)
             self.entropy_parameters = nn.Sequential(nn.Conv2d(4 * m, 3 * m, 1), nn.LeakyReLU(),
                                                     nn.Conv2d(3 * m, 2 * m, 1))
-            i, j = np.indices(sizes[-1])
-            self.register_buffer("anchor", torch.from_numpy((i + j) % 2 == 0), persistent=False)
+            masks = [every & anchor, every & ~anchor]
+        elif cfg.prior == "space-channel":  # per channel group: its anchors, then the rest (He et al. 2022)
+            groups = channel_groups(m)
+            self.group_bounds = np.cumsum([0] + groups).tolist()
+            self.group_context = nn.ModuleList(nn.Conv2d(c, 2 * c, 5, padding=2) for c in groups)
+            self.channel_context = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(lo, n, 5, padding=2), nn.ReLU(), nn.Conv2d(n, 2 * c, 5, padding=2))
+                for lo, c in zip(self.group_bounds[1:-1], groups[1:]))
+            self.group_parameters = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(2 * m + (4 if g else 2) * c, 2 * m, 1), nn.LeakyReLU(),
+                              nn.Conv2d(2 * m, 2 * c, 1))
+                for g, c in enumerate(groups))
+            masks = []
+            for lo, hi in zip(self.group_bounds, self.group_bounds[1:]):
+                group = torch.zeros_like(every)
+                group[lo:hi] = True
+                masks += [group & anchor, group & ~anchor]
+        else:
+            masks = [every]
+        self.register_buffer("pass_masks", torch.stack(masks), persistent=False)
 
     @property
     def hyper(self) -> bool:
@@ -133,7 +169,7 @@ class Codec(nn.Module):
 
     @property
     def with_means(self) -> bool:
-        return self.cfg.prior in ("mean-scale", "checkerboard")
+        return self.cfg.prior in ("mean-scale", "checkerboard", "space-channel")
 
     def _params(self, hyper: torch.Tensor, anchors: torch.Tensor | None, parts: nn.Module | None = None):
         """(mean, scale) of each element of y from h_s's output: directly (mean-scale) or with the
@@ -147,6 +183,44 @@ class Codec(nn.Module):
             hyper = parts.entropy_parameters(torch.cat([hyper, ctx], 1))
         mean, raw = hyper.chunk(2, 1)
         return mean, nn.functional.softplus(raw)
+
+    def _pass_params(self, hyper: torch.Tensor, y_hat: torch.Tensor, k: int, parts: nn.Module | None = None,
+                     cache: dict | None = None):
+        """(mean, scale), shaped as y, right at the elements of pass k: from h_s's output and the
+        elements of y_hat that earlier passes decoded (no other element of y_hat is read). `cache`
+        keeps what a group's two passes share (its channel context) for the walk's next pass."""
+        if self.cfg.prior == "mean-scale":
+            return self._params(hyper, None, parts)
+        if self.cfg.prior == "checkerboard":
+            return self._params(hyper, y_hat if k else None, parts)
+        parts = parts or self
+        g, rest = divmod(k, 2)  # space-channel: group g, its anchors (rest 0) or the others (1)
+        lo, hi = self.group_bounds[g], self.group_bounds[g + 1]
+        zero = torch.zeros((), dtype=hyper.dtype, device=hyper.device)
+        own = torch.where(self.anchor, y_hat[:, lo:hi], zero)  # the group's decoded anchors
+        spatial = parts.group_context[g](own) if rest else torch.zeros_like(torch.cat([own, own], 1))
+        feats = [hyper, torch.where(self.anchor, zero, spatial)]
+        if g:  # every earlier group, whole: the same for both of the group's passes
+            cache = {} if cache is None else cache
+            if cache.get("group") != g:
+                cache.update(group=g, channels=parts.channel_context[g - 1](y_hat[:, :lo]))
+            feats.append(cache["channels"])
+        mean, raw = parts.group_parameters[g](torch.cat(feats, 1)).chunk(2, 1)
+        pad = (0, 0, 0, 0, lo, self.latent_shape[0] - hi)
+        return nn.functional.pad(mean, pad), nn.functional.pad(nn.functional.softplus(raw), pad, value=1.0)
+
+    def _walk(self, hyper: torch.Tensor, step, parts: nn.Module | None = None):
+        """Walk the coding passes of a mean-scale-family codec: for pass k, step(k, mean, scale) gives
+        (residual, y_hat) shaped as y, of which the pass's elements are kept. Returns (y_hat, the
+        residuals, the scales) of every element."""
+        y_hat = torch.zeros((len(hyper), *self.latent_shape), dtype=hyper.dtype, device=hyper.device)
+        r_all, scale_all, cache = torch.zeros_like(y_hat), torch.ones_like(y_hat), {}
+        for k, mask in enumerate(self.pass_masks):
+            mean, scale = self._pass_params(hyper, y_hat, k, parts, cache)
+            r, v = step(k, mean, scale)
+            y_hat, r_all, scale_all = (torch.where(mask, new, old) for new, old in
+                                       ((v.to(y_hat.dtype), y_hat), (r.to(y_hat.dtype), r_all), (scale, scale_all)))
+        return y_hat, r_all, scale_all
 
     # --- training -------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,12 +238,12 @@ class Codec(nn.Module):
             y_q = quantize(y, self.training)
             rate = rate + bits(self.y_prior.likelihood(y_q, self.h_s(z_hat)))
             return self.g_s(self._synthesis_input(y, y_q, 0)), rate
-        hyper = self.h_s(z_hat)
-        mean, scale = self._params(hyper, None)
-        if self.cfg.prior == "checkerboard":
-            mean, scale = self._params(hyper, self._synthesis_input(y, quantize(y - mean, self.training) + mean, mean))
-        r = quantize(y - mean, self.training)
-        return self.g_s(self._synthesis_input(y, r + mean, mean)), rate + bits(self.y_prior.likelihood(r, scale))
+        def step(k, mean, scale):
+            r = quantize(y - mean, self.training)
+            return r, self._synthesis_input(y, r + mean, mean)
+
+        y_hat, r, scale = self._walk(self.h_s(z_hat), step)
+        return self.g_s(y_hat), rate + bits(self.y_prior.likelihood(r, scale))
 
     def _synthesis_input(self, y: torch.Tensor, y_q: torch.Tensor, mean) -> torch.Tensor:
         """y_q (y as the rate sees it: noisy in training, rounded in eval), or in training with
@@ -213,7 +287,8 @@ class Codec(nn.Module):
         decoding side picks the same tables; not submodules, so never in the weights file."""
         if self.__dict__.get("_parts64") is None:
             parts = nn.Module()
-            for name in ("h_s", "context", "entropy_parameters"):
+            for name in ("h_s", "context", "entropy_parameters", "group_context", "channel_context",
+                         "group_parameters"):
                 if name in self._modules:
                     setattr(parts, name, copy.deepcopy(self._modules[name]).double().eval())
             self.__dict__["_parts64"] = parts
@@ -241,17 +316,14 @@ class Codec(nn.Module):
         if not self.with_means:
             ys, yrows = self.y_prior.symbols(y, hyper)
             return segments + [(ys, yrows, table)], torch.from_numpy(ys).float()
-        y = y.double()
-        mean, scale = self._params(hyper, None, parts)
-        r, rows = self.y_prior.symbols(y - mean, scale)
-        if self.cfg.prior == "mean-scale":
-            return segments + [(r, rows, table)], (torch.from_numpy(r) + mean).float()
-        a = self.anchor.cpu().numpy()  # checkerboard: the anchors, then the rest given their context
-        mean_n, scale_n = self._params(hyper, torch.from_numpy(r) + mean, parts)
-        rn, rows_n = self.y_prior.symbols(y - mean_n, scale_n)
-        segments += [(r[..., a], rows[..., a], table), (rn[..., ~a], rows_n[..., ~a], table)]
-        r, mean = np.where(a, r, rn), torch.where(self.anchor, mean, mean_n)
-        return segments, (torch.from_numpy(r) + mean).float()
+        y, masks = y.double(), self.pass_masks.cpu().numpy()
+
+        def step(k, mean, scale):  # a segment per pass: its elements in C order, image by image
+            r, rows = self.y_prior.symbols(y - mean, scale)
+            segments.append((r[:, masks[k]], rows[:, masks[k]], table))
+            return torch.from_numpy(r), torch.from_numpy(r) + mean
+
+        return segments, self._walk(hyper, step, parts)[0].float()
 
     @torch.no_grad()
     def decode(self, n: int, next_symbols) -> torch.Tensor:
@@ -266,16 +338,14 @@ class Codec(nn.Module):
         hyper = parts.h_s(torch.from_numpy(next_symbols(zrows, self.z_prior.tables)).double())
         if not self.with_means:
             return self.decode_latents(torch.from_numpy(next_symbols(self.y_prior.rows(hyper).numpy(), table)).float())
-        mean, scale = self._params(hyper, None, parts)
-        rows = self.y_prior.rows(scale).numpy()
-        if self.cfg.prior == "mean-scale":
-            return self.decode_latents((torch.from_numpy(next_symbols(rows, table)) + mean).float())
-        a = self.anchor.cpu().numpy()
-        r = np.zeros((n, *self.latent_shape), dtype=np.int64)
-        r[..., a] = next_symbols(rows[..., a], table)
-        mean_n, scale_n = self._params(hyper, torch.from_numpy(r) + mean, parts)
-        r[..., ~a] = next_symbols(self.y_prior.rows(scale_n).numpy()[..., ~a], table)
-        return self.decode_latents((torch.from_numpy(r) + torch.where(self.anchor, mean, mean_n)).float())
+        masks = self.pass_masks.cpu().numpy()
+
+        def step(k, mean, scale):
+            r = np.zeros((n, *self.latent_shape), dtype=np.int64)
+            r[:, masks[k]] = next_symbols(self.y_prior.rows(scale).numpy()[:, masks[k]], table)
+            return torch.from_numpy(r), torch.from_numpy(r) + mean
+
+        return self.decode_latents(self._walk(hyper, step, parts)[0].float())
 
     @torch.no_grad()
     def decode_latents(self, y_hat: torch.Tensor) -> torch.Tensor:

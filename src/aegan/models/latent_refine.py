@@ -55,13 +55,12 @@ def _soft_rd(codec, y: torch.Tensor, z: torch.Tensor | None, x: torch.Tensor, ta
             y_hat = sga(y, tau)
             rate = rate + bits(codec.y_prior.likelihood(y_hat, hyper))
         else:
-            mean, scale = codec._params(hyper, None)
-            r = sga(y - mean, tau)
-            if codec.cfg.prior == "checkerboard":  # the rest sees the anchors as they were drawn
-                mean, scale = codec._params(hyper, r + mean)
-                r = torch.where(codec.anchor, r, sga(y - mean, tau))
+            def step(k, mean, scale):  # later passes see the earlier ones as they were drawn
+                r = sga(y - mean, tau)
+                return r, r + mean
+
+            y_hat, r, scale = codec._walk(hyper, step)
             rate = rate + bits(codec.y_prior.likelihood(r, scale))
-            y_hat = r + mean
     x_hat = codec.g_s(y_hat)
     d = ((x_hat - x) ** 2).flatten(1).mean(1) if codec.cfg.distortion == "mse" else 1 - losses.ms_ssim(x_hat, x)
     return (codec.cfg.lmbda * 255 ** 2 * d + rate / codec.pixels).sum() / n
