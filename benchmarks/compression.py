@@ -21,10 +21,10 @@ from rate_distortion import (JPEG_QUALITIES, WEBP_QUALITIES, bd_rate, bytes_at, 
 # the lambdas `aegan train codec --help` documents, low rate to high: the default prior's curve
 CODEC_LAMBDAS = (0.0003, 0.001, 0.003, 0.01, 0.03)
 QUICK_LAMBDAS = (0.001, 0.01)
-# the other entropy models, same transforms, two points each (the ablation)
-OTHER_PRIORS = ("hyperprior", "factorized")
+# the ablation, two points each: the default codec with one thing changed (train codec's options)
+ABLATIONS = {"hyperprior": ["--prior", "hyperprior"], "checkerboard, --blocks 0": ["--blocks", "0"]}
 OTHER_LAMBDAS = (0.003, 0.01)
-MAIN = "aegan codec, checkerboard (default)"
+MAIN = "aegan codec, checkerboard, --blocks 1 (default)"
 CODEC_EPOCHS = 4  # at the codec's default batch of 8: about 13 minutes a codec with one thread
 TARGET_RANGE = (22.0, 32.0)
 TARGET_BD = -40.0
@@ -97,25 +97,28 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
         return [sys.executable, "-m", "aegan", "train", *args, "--data", "fashion-mnist", "--epochs", str(n),
                 *extra, "--out", str(workdir / name), "--quiet", "--overwrite"]
 
-    lambdas = {"checkerboard": QUICK_LAMBDAS if quick else CODEC_LAMBDAS}
-    lambdas.update({prior: QUICK_LAMBDAS if quick else OTHER_LAMBDAS for prior in OTHER_PRIORS})
+    variants = {MAIN: ([], QUICK_LAMBDAS if quick else CODEC_LAMBDAS)}
+    variants.update({f"aegan codec, {k}": (v, QUICK_LAMBDAS if quick else OTHER_LAMBDAS)
+                     for k, v in ABLATIONS.items()})
+    run_name = {label: "-".join(["codec"] + ([a.lstrip("-") for a in args] or ["default"]))
+                for label, (args, _) in variants.items()}
     vq_args = ["vqvae", "--arch", "conv", "--code-dim", "64", "--vq-dim", "4", "--codebook-size", "256"]
     ae_args = ["ae", "--arch", "conv", "--code-dim", "32"]
-    jobs = {f"codec-{prior}-{lam:g}": [cmd(f"codec-{prior}-{lam:g}", ["codec", "--prior", prior, "--lambda",
-                                                                        f"{lam:g}"])]
-            for prior in lambdas for lam in lambdas[prior]}
+    jobs = {f"{run_name[label]}-{lam:g}": [cmd(f"{run_name[label]}-{lam:g}",
+                                               ["codec", *args, "--lambda", f"{lam:g}"])]
+            for label, (args, lams) in variants.items() for lam in lams}
     jobs.update(vqvae=[cmd("vqvae", vq_args)], ae=[cmd("ae", ae_args)])
     run_jobs(jobs)  # side by side, one per core with one thread each; coding speed is measured after, alone
 
-    for prior in lambdas:
-        label = MAIN if prior == "checkerboard" else f"aegan codec, {prior}"
+    for label, (args, lams) in variants.items():
         curves[label] = []
-        for lam in lambdas[prior]:
-            out = workdir / f"codec-{prior}-{lam:g}"
+        for lam in lams:
+            out = workdir / f"{run_name[label]}-{lam:g}"
             curves[label].append(coded_point(out, x, data_args, workdir, f"lambda {lam:g}"))
             print(f"  {label} lambda {lam:g}: {curves[label][-1]['bytes']:.1f} B, {curves[label][-1]['psnr']:.2f} dB",
                   flush=True)
-        commands[label] = (f"`aegan train codec --prior {prior} --lambda L --data fashion-mnist --epochs {codec_epochs}"
+        commands[label] = (f"`aegan train codec {' '.join(args + [''])}--lambda L --data fashion-mnist "
+                           f"--epochs {codec_epochs}"
                            f"{' ' + ' '.join(extra) if extra else ''} --out RUN; aegan compress RUN --data "
                            f"test.npy --out t.aegz; aegan decompress t.aegz --run RUN --out back.npy`")
     out = workdir / "vqvae"
