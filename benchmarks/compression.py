@@ -180,7 +180,7 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     lines += ["", f"Target (issue 16: at most 60% of WebP-mosaic bytes for the same PSNR anywhere in {lo:g}-{hi:g} dB, "
                   "BD-rate at most -40%, and below every peer at every rate in that range): the default codec's BD-rate "
                   f"{'n/a' if bd is None else f'{bd:+.1f}%'} over {_span(main, ref, lo, hi)}; below every peer "
-                  f"everywhere it reaches: {'yes' if beaten else 'no'}: **{'met' if met else 'NOT met'}**"
+                  f"everywhere it reaches: {'yes' if beaten else 'no'}. Verdict: **{'met' if met else 'NOT met'}**"
                   + (" (quick mode: not the target setting)" if quick else ""), ""]
     at = [(q, bytes_at(main, q), bytes_at(ref, q)) for q in (22, 25, 28, 31)]
     lines += ["Bytes per image at a given PSNR: " + "; ".join(
