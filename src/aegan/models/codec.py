@@ -54,7 +54,7 @@ class GDN(nn.Module):
     gradient is exactly 0: they stay 0, and each channel is in effect divided by its own square
     alone. The papers' code starts them at 2^-18 instead, so that they learn; that was tried on
     Fashion-MNIST (lambda 0.01, 4 epochs, seeds 0 and 1: validation loss 1.519 and 1.493 against
-    1.437 (the last bench run's) and 1.503 for this init) and gave no gain beyond the seeds'
+    1.437 (the 4-epoch bench run's) and 1.503 for this init) and gave no gain beyond the seeds'
     spread, so the init every figure in README.md and BENCHMARKS.md was measured with is kept
     until a longer training shows a difference."""
 
