@@ -18,22 +18,18 @@ from pool import run_jobs
 from rate_distortion import (JPEG_QUALITIES, WEBP_QUALITIES, bd_rate, bytes_at, lzma_point, pareto, pca_points,
                              pillow_points, psnr, quantised_lzma)
 
-# the lambdas `aegan train codec --help` documents, low rate to high: the default prior's curve, spanning the
-# target's 22-32 dB (0.03 reached 36.6 dB with 32 latent channels; left out so that the section fits 2.5 hours)
-CODEC_LAMBDAS = (0.0003, 0.001, 0.003, 0.01)
+# the lambdas `aegan train codec --help` documents, low rate to high: the default prior's curve
+CODEC_LAMBDAS = (0.0003, 0.001, 0.003, 0.01, 0.03)
 QUICK_LAMBDAS = (0.001, 0.01)
-# the ablations, one point each at lambda 0.01: the default codec with one thing changed (train codec's options),
-# e.g. {"hyperprior": ["--prior", "hyperprior"], "--blocks 0": ["--blocks", "0"]}. None in the bench since the
-# default became 64 latent channels: a 64-channel codec takes ~66 minutes of one core, and four of them fill the
-# section; the ablations' last figures (32 channels) are quoted with their commands in train codec's --help
-ABLATIONS: dict[str, list[str]] = {}
+# the ablation, one point each (lambda 0.01, where the README quotes it): the default codec with one thing
+# changed (train codec's options)
+ABLATIONS = {"hyperprior": ["--prior", "hyperprior"], "checkerboard, --blocks 0": ["--blocks", "0"]}
 OTHER_LAMBDAS = (0.01,)
 MAIN = "aegan codec, checkerboard, --blocks 1 (default)"
-CODEC_EPOCHS = 10  # `aegan train codec`'s default; at its default batch of 8, about 66 minutes a codec with one
-# thread of a 2-core CPU (40 with 32 latent channels). With 32 channels: 4 epochs gave -29.5%, validation loss
-# still falling about 6% an epoch; more is not better: at lambda 0.003, 20 epochs gave 64.2 B at 28.09 dB on the
-# test set against 10 epochs' 61.1 B at 27.92 (about 3% more bytes at the same PSNR); the validation loss stays
-# near 0.95 from epoch 7 at the full learning rate
+CODEC_EPOCHS = 10  # `aegan train codec`'s default; at its default batch of 8, about 28 minutes a codec with one
+# thread of a 2-core CPU (4 epochs gave -29.5%, validation loss still falling about 6% an epoch). More is not
+# better: at lambda 0.003, 20 epochs gave 64.2 B at 28.09 dB on the test set against 10 epochs' 61.1 B at 27.92
+# (about 3% more bytes at the same PSNR); the validation loss stays near 0.95 from epoch 7 at the full learning rate
 TARGET_RANGE = (22.0, 32.0)
 TARGET_BD = -40.0
 
