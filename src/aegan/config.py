@@ -204,10 +204,11 @@ class CodecConfig:
                                      "noisy latent the rate is measured on, as in Balle et al.)",
                             choices=("round", "noise"))
     hidden_channels: int = _f(64, "channels of the transforms' hidden layers (N)", tune=Choice((32, 64, 128)))
-    latent_channels: int = _f(32, "channels of the latent (M); 64 on Fashion-MNIST, 10 epochs (--lambda L, "
-                                  "then aegan evaluate on the test set): lambda 0.0003 17.3 bytes per image at 21.50 dB, "
-                                  "0.001 38.4 B at 24.67, 0.003 62.8 B at 27.98, 0.01 89.6 B at 32.77, BD-rate against "
-                                  "WebP -34.6%% where 32 gives -33.9%%, for 1.3-1.65x the training time",
+    latent_channels: int = _f(32, "channels of the latent (M); 64 on Fashion-MNIST, 10 epochs (--latent-channels 64 "
+                                  "--lambda L, then aegan evaluate on the test set): lambda 0.0003 17.3 bytes per image "
+                                  "at 21.50 dB, 0.001 38.4 B at 24.67, 0.003 62.8 B at 27.98, 0.01 89.6 B at 32.77; "
+                                  "BD-rate against WebP as a mosaic over 22-32 dB (benchmarks/run.py --sections "
+                                  "compression) -34.6%% where 32 gives -33.9%%, for 1.3-1.65x the training time",
                               tune=Choice((16, 32, 64)))
 
     stages: typing.Optional[int] = _f(None, "stride-2 stages of the analysis transform (default: 2 for images "
