@@ -211,6 +211,12 @@ class CodecConfig:
                                   "compression) -34.6%% where 32 gives -33.9%%, for 1.3-1.65x the training time",
                               tune=Choice((16, 32, 64)))
 
+    finetune_steps: typing.Optional[int] = _f(None, "batches of a last phase on rounded latents, as a file holds "
+                                                    "them (Guo et al. 2021): the analysis transforms frozen, the "
+                                                    "synthesis transform and entropy models fitted at 1/50 of --lr, "
+                                                    "kept if the validation loss falls (default: a quarter of the "
+                                                    "training's batches, at most 4000; 0: off)")
+
     stages: typing.Optional[int] = _f(None, "stride-2 stages of the analysis transform (default: 2 for images "
                                             "under 64 pixels a side, 28 x 28 -> 7 x 7; 4 from 64, 256 -> 16)")
     blocks: int = _f(1, "3 x 3 conv + GDN pairs after each hidden stage of both transforms, at that stage's size "
