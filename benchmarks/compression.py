@@ -1,6 +1,7 @@
-"""The compression section of BENCHMARKS.md: aegan's learned codecs, VQ-VAE and a plain
+"""The compression sections of BENCHMARKS.md: aegan's learned codecs, VQ-VAE and a plain
 autoencoder with quantised codes against WebP, JPEG, PNG, lzma and PCA on the Fashion-MNIST test
-images (benchmarks/rate_distortion.py has the peers and the BD-rate)."""
+images (benchmarks/rate_distortion.py has the peers and the BD-rate); and, in a section of its own,
+the codec's ablations (each section fits a 180-minute session on a 2-core CPU)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ from rate_distortion import (JPEG_QUALITIES, WEBP_QUALITIES, bd_rate, bytes_at, 
 # 22-32 dB (0.03, about 36.6 dB, is left out: a fifth codec costs this section a third more time)
 CODEC_LAMBDAS = (0.0003, 0.001, 0.003, 0.01)
 QUICK_LAMBDAS = (0.001, 0.01)
-# the ablation, one point each (lambda 0.01, where the README quotes it): the default codec with one thing
-# changed (train codec's options)
-ABLATIONS = {"hyperprior": ["--prior", "hyperprior"], "checkerboard, --blocks 0": ["--blocks", "0"]}
-OTHER_LAMBDAS = (0.01,)
+# the ablations (their own section), one point each at lambda 0.01 (where the README quotes them), side by side
+# with the default codec: the default with one thing changed (train codec's options)
+ABLATIONS = {"hyperprior": ["--prior", "hyperprior"], "checkerboard, --blocks 0": ["--blocks", "0"],
+             "checkerboard, --finetune-steps 0": ["--finetune-steps", "0"]}
+ABLATION_LAMBDA = 0.01
 MAIN = "aegan codec, checkerboard, --blocks 1 (default)"
-CODEC_EPOCHS = 10  # `aegan train codec`'s default; at its default batch of 8, about 28 minutes a codec with one
-# thread of a 2-core CPU (4 epochs gave -29.5%, validation loss still falling about 6% an epoch). More is not
+CODEC_EPOCHS = 10  # `aegan train codec`'s default; at its default batch of 8, 28-50 minutes a codec with one
+# thread of a 2-core CPU beside another (the machine's speed varies from day to day), 2.5 of them the last phase on
+# rounded latents (4 epochs gave -29.5%, validation loss still falling about 6% an epoch). More is not
 # better: at lambda 0.003, 20 epochs gave 64.2 B at 28.09 dB on the test set against 10 epochs' 61.1 B at 27.92
 # (about 3% more bytes at the same PSNR); the validation loss stays near 0.95 from epoch 7 at the full learning rate
 TARGET_RANGE = (22.0, 32.0)
@@ -97,35 +100,13 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     curves: dict[str, list[dict]] = {}
     commands: dict[str, str] = {}
 
-    def cmd(name: str, args: list[str]) -> list[str]:
-        n = codec_epochs if args[0] == "codec" else epochs
-        return [sys.executable, "-m", "aegan", "train", *args, "--data", "fashion-mnist", "--epochs", str(n),
-                *extra, "--out", str(workdir / name), "--quiet", "--overwrite"]
-
-    variants = {MAIN: ([], QUICK_LAMBDAS if quick else CODEC_LAMBDAS)}
-    variants.update({f"aegan codec, {k}": (v, QUICK_LAMBDAS if quick else OTHER_LAMBDAS)
-                     for k, v in ABLATIONS.items()})
-    run_name = {label: "-".join(["codec"] + ([a.lstrip("-") for a in args] or ["default"]))
-                for label, (args, _) in variants.items()}
+    cmd = _trainer(workdir, extra, codec_epochs, epochs)
     vq_args = ["vqvae", "--arch", "conv", "--code-dim", "64", "--vq-dim", "4", "--codebook-size", "256"]
     ae_args = ["ae", "--arch", "conv", "--code-dim", "32"]
-    jobs = {f"{run_name[label]}-{lam:g}": [cmd(f"{run_name[label]}-{lam:g}",
-                                               ["codec", *args, "--lambda", f"{lam:g}"])]
-            for label, (args, lams) in variants.items() for lam in lams}
-    jobs.update(vqvae=[cmd("vqvae", vq_args)], ae=[cmd("ae", ae_args)])
-    run_jobs(jobs)  # side by side, one per core with one thread each; coding speed is measured after, alone
-
-    for label, (args, lams) in variants.items():
-        curves[label] = []
-        for lam in lams:
-            out = workdir / f"{run_name[label]}-{lam:g}"
-            curves[label].append(coded_point(out, x, data_args, workdir, f"lambda {lam:g}"))
-            print(f"  {label} lambda {lam:g}: {curves[label][-1]['bytes']:.1f} B, {curves[label][-1]['psnr']:.2f} dB",
-                  flush=True)
-        commands[label] = (f"`aegan train codec {' '.join(args + [''])}--lambda L --data fashion-mnist "
-                           f"--epochs {codec_epochs}"
-                           f"{' ' + ' '.join(extra) if extra else ''} --out RUN; aegan compress RUN --data "
-                           f"test.npy --out t.aegz; aegan decompress t.aegz --run RUN --out back.npy`")
+    variants = {MAIN: ([], QUICK_LAMBDAS if quick else CODEC_LAMBDAS)}
+    run_jobs({**_codec_jobs(variants, cmd), "vqvae": [cmd("vqvae", vq_args)], "ae": [cmd("ae", ae_args)]})
+    # side by side, one per core with one thread each; coding speed is measured after, alone
+    _coded_curves(variants, curves, commands, x, data_args, workdir, codec_epochs, extra)
     out = workdir / "vqvae"
     curves["aegan vqvae (conv, 16 x 256 codes)"] = [coded_point(out, x, data_args, workdir, "K 256")]
     commands["aegan vqvae (conv, 16 x 256 codes)"] = (f"`{_shown(['train', *vq_args], out)} --data fashion-mnist "
@@ -195,6 +176,76 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
     _plot(curves, picture)
     lines += [f"![rate-distortion curves]({picture.relative_to(images.parents[1]).as_posix()})", ""]
     return lines
+
+
+def compression_ablations_section(quick: bool, workdir: Path) -> list[str]:
+    """The default codec against itself with one option changed, at one lambda, trained side by side."""
+    try:
+        test = load_dataset("fashion-mnist", "test")
+    except aegan.AeganError as e:
+        return ["## Codec ablations on Fashion-MNIST", "", f"Skipped: {e}", ""]
+    n = 2000 if quick else len(test)
+    x = test.x[:n, 0]
+    np.save(workdir / "test-images.npy", test.x[:n])
+    data_args = ["--data", str(workdir / "test-images.npy")]
+    codec_epochs = 2 if quick else CODEC_EPOCHS
+    extra = ["--max-samples", "6000"] if quick else []
+    lam = QUICK_LAMBDAS[-1] if quick else ABLATION_LAMBDA
+    variants = {MAIN: ([], (lam,)), **{f"aegan codec, {k}": (v, (lam,)) for k, v in ABLATIONS.items()}}
+    seconds = run_jobs(_codec_jobs(variants, _trainer(workdir, extra, codec_epochs, 0)))
+    curves: dict[str, list[dict]] = {}
+    commands: dict[str, str] = {}
+    _coded_curves(variants, curves, commands, x, data_args, workdir, codec_epochs, extra)
+    base = seconds[_run_name(MAIN, []) + f"-{lam:g}"]
+    lines = ["## Codec ablations on Fashion-MNIST", "",
+             f"`aegan train codec`'s defaults against the same codec with one option changed, at lambda {lam:g}, "
+             f"{codec_epochs} epochs, trained side by side (one per core, one thread each); bytes per image and "
+             f"quality on {n:,} test images as in the compression section above, and the training's minutes "
+             "(all of `aegan train`, the last phase on rounded latents included).", "",
+             "| codec | bytes / image | PSNR dB | MS-SSIM | training minutes | time vs default |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for label, (args, _) in variants.items():
+        p, secs = curves[label][0], seconds[_run_name(label, args) + f"-{lam:g}"]
+        lines.append(f"| {label} | {p['bytes']:.1f} | {p['psnr']:.2f} | {p['ms_ssim']:.4f} | {secs / 60:.1f} | "
+                     f"{secs / base:.2f}x |")
+    lines += ["", "How each row was made: " + "; ".join(f"{k}: {v}" for k, v in commands.items()) + ".", ""]
+    return lines
+
+
+def _trainer(workdir: Path, extra: list[str], codec_epochs: int, epochs: int):
+    """argv of one `aegan train` job into workdir/name (codecs for codec_epochs, other runs for epochs)."""
+    def cmd(name: str, args: list[str]) -> list[str]:
+        n = codec_epochs if args[0] == "codec" else epochs
+        return [sys.executable, "-m", "aegan", "train", *args, "--data", "fashion-mnist", "--epochs", str(n),
+                *extra, "--out", str(workdir / name), "--quiet", "--overwrite"]
+    return cmd
+
+
+def _run_name(label: str, args: list[str]) -> str:
+    return "-".join(["codec"] + ([a.lstrip("-") for a in args] or ["default"]))
+
+
+def _codec_jobs(variants: dict, cmd) -> dict[str, list]:
+    """One training job per (variant, lambda), named <run name>-<lambda>."""
+    return {f"{_run_name(label, args)}-{lam:g}": [cmd(f"{_run_name(label, args)}-{lam:g}",
+                                                     ["codec", *args, "--lambda", f"{lam:g}"])]
+            for label, (args, lams) in variants.items() for lam in lams}
+
+
+def _coded_curves(variants: dict, curves: dict, commands: dict, x, data_args, workdir: Path, codec_epochs: int,
+                  extra: list[str]) -> None:
+    """Each trained variant's points (its test images coded through the command line) and its commands."""
+    for label, (args, lams) in variants.items():
+        curves[label] = []
+        for lam in lams:
+            out = workdir / f"{_run_name(label, args)}-{lam:g}"
+            curves[label].append(coded_point(out, x, data_args, workdir, f"lambda {lam:g}"))
+            print(f"  {label} lambda {lam:g}: {curves[label][-1]['bytes']:.1f} B, {curves[label][-1]['psnr']:.2f} dB",
+                  flush=True)
+        commands[label] = (f"`aegan train codec {' '.join(args + [''])}--lambda L --data fashion-mnist "
+                           f"--epochs {codec_epochs}"
+                           f"{' ' + ' '.join(extra) if extra else ''} --out RUN; aegan compress RUN --data "
+                           f"test.npy --out t.aegz; aegan decompress t.aegz --run RUN --out back.npy`")
 
 
 def _span(test, ref, lo, hi) -> str:

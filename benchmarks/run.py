@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 import aegan  # noqa: E402
 from aegan.data import load_dataset  # noqa: E402
-from compression import compression_section  # noqa: E402
+from compression import compression_ablations_section, compression_section  # noqa: E402
 from image_gans import image_gans_section  # noqa: E402
 from pool import WORKERS, run_jobs  # noqa: E402
 from speed import speed_section  # noqa: E402
@@ -304,14 +304,17 @@ def anomaly_section(quick: bool, workdir: Path) -> list[str]:
 
 
 SECTIONS = {"autoencoders": autoencoders_section, "toy": toy_section, "gan-images": image_gans_section,
-            "anomaly": anomaly_section, "compression": compression_section, "translation": translation_section,
+            "anomaly": anomaly_section, "compression": compression_section,
+            "compression-ablations": compression_ablations_section, "translation": translation_section,
             "tuning": tuning_section, "speed": speed_section}
 
 
 HEADINGS = {"## Autoencoders on Fashion-MNIST": "autoencoders", "## GANs on the 2-D mixtures": "toy",
             "## GAN samples on Fashion-MNIST": "gan-images", "## Image GANs on Fashion-MNIST": "gan-images",
             "## Anomaly detection": "anomaly",
-            "## Compression on Fashion-MNIST": "compression", "## Image-to-image translation": "translation",
+            "## Compression on Fashion-MNIST": "compression",
+            "## Codec ablations on Fashion-MNIST": "compression-ablations",
+            "## Image-to-image translation": "translation",
             "## Tuning on Fashion-MNIST": "tuning",
             "## Speed and scale": "speed"}
 

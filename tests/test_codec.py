@@ -274,6 +274,55 @@ def test_the_codec_learns_fewer_bits_at_the_same_quality(codec_run):
     assert last["val_psnr"] > peak["val_psnr"], (peak, last)
 
 
+def test_the_last_phase_on_rounded_latents_is_logged_and_lowers_their_loss(codec_run):
+    """train codec ends with a phase on rounded latents (runs/codec.finetune_rounded), by default a
+    quarter of the training's batches: its record closes metrics.jsonl, and it is kept only for a
+    lower validation loss, so a kept phase must have lowered it (a phase that learnt nothing or
+    made things worse shows the loss before and after equal)."""
+    m = codec_run.metrics()
+    last, trained = m[-1], m[-2]
+    assert last["phase"] == "finetune-rounded" and last["epoch"] == trained["epoch"] == 8, last
+    assert last["finetune_steps"] == min(4000, trained["step"] // 4), (last, trained)
+    assert trained["val_loss"] == last["val_loss_before"], (trained, last)
+    assert last["val_loss"] < last["val_loss_before"], last
+
+
+def test_finetuning_on_rounded_latents_makes_files_smaller(tmp_path):
+    """The phase on a codec trained without it: the files of held-out images get smaller while their
+    PSNR holds, and the analysis transform (what made the latents) does not move. Seen on the
+    digits, 3000 steps on the codec_run settings: 10.31 -> 9.96 bytes per image (-3.5%) and +0.04 dB;
+    the test asks for 1.5% fewer bytes and at most 0.1 dB less."""
+    from aegan.accel import Accel
+    from aegan.cli import main
+    from aegan.data.feed import TensorFeed
+    from aegan.runs.codec import finetune_rounded
+    from aegan.runs.recipe import split_feed
+    from aegan.train import Control
+    out = tmp_path / "run"
+    assert main(["train", "codec", *DIGITS, "--epochs", "8", "--lambda", "0.003", "--finetune-steps", "0",
+                 "--out", str(out), "--quiet"]) == 0
+    run = aegan.load(out)
+    assert not any(r.get("phase") for r in run.metrics())
+
+    def file_of_test_images():  # the whole file's bytes and its PSNR, over the 359 test images
+        e = run.evaluation(1000, None, 0)
+        return e["bytes_per_image"]["value"], e["psnr"]["value"]
+
+    size, psnr = file_of_test_images()
+    analysis = {k: v.clone() for k, v in run.codec.g_a.state_dict().items()}
+    x_val, x_train = split_feed(TensorFeed(run.to_model(aegan.load_dataset("digits", "train")), None),
+                                run.config.train)  # the training's own split
+    run.codec.train()
+    record = finetune_rounded(run.codec, x_train, x_val, 3000, run.config.train, Accel(), Control())
+    run.codec.eval()
+    run.codec.build_tables()
+    assert record["val_loss"] < record["val_loss_before"], record
+    assert all(torch.equal(v, run.codec.g_a.state_dict()[k]) for k, v in analysis.items())
+    assert all(p.requires_grad for p in run.codec.parameters())
+    new_size, new_psnr = file_of_test_images()
+    assert new_size < 0.985 * size and new_psnr > psnr - 0.1, (size, new_size, psnr, new_psnr)
+
+
 def test_evaluate_reports_file_bytes_and_psnr(cli, codec_run):
     r = cli("evaluate", codec_run.path, "--json")
     assert r.code == 0, r.err
