@@ -175,7 +175,7 @@ def finetune_rounded(codec: Codec, x_train, x_val, steps: int, tc, accel: Accel,
     draw = torch.Generator().manual_seed(tc.seed + 1)  # the same batches on every process
     before = evaluate(codec, x_val, accel=accel) if x_val is not None else None
     kept = copy.deepcopy(codec.state_dict())
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}  # summed on the device: no synchronisation per step
     start = time.perf_counter()
     codec.eval()  # rounding, as in a file
     try:
@@ -184,13 +184,13 @@ def finetune_rounded(codec: Codec, x_train, x_val, steps: int, tc, accel: Accel,
             out = codec.loss(x_train.take(distributed.shard(idx))[0])
             descend(opt, out["loss"], params, ctl.grad_clip, what="fine-tuning loss")
             for k, v in out.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+                sums[k] = sums.get(k, 0.0) + v.detach().float()
     finally:
         codec.train()
         for m in frozen:
             m.requires_grad_(True)
     record = {"phase": "finetune-rounded", "finetune_steps": steps,
-              **{f"train_{k}": v / steps for k, v in sums.items()}}
+              **{f"train_{k}": float(v) / steps for k, v in sums.items()}}
     if before is not None:
         after = evaluate(codec, x_val, accel=accel)
         if after["loss"] > before["loss"]:  # no better on held-out images: the trained weights stay
