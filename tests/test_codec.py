@@ -256,6 +256,8 @@ def test_bad_input_gets_one_line_and_writes_nothing(cli, codec_run, tmp_path):
                     "too small")
     _one_line_error(cli("train", "codec", "--data", "digits", "--blocks", "5", "--out", tmp_path / "b"), 2,
                     "--blocks 5 must be between 0 and 4")
+    _one_line_error(cli("train", "codec", "--data", "digits", "--finetune-steps", "-1", "--out", tmp_path / "f"), 2,
+                    "--finetune-steps -1 must be 0 (off) or more")
 
 
 def test_the_codec_learns_fewer_bits_at_the_same_quality(codec_run):
