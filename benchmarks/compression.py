@@ -89,14 +89,9 @@ def compression_section(quick: bool, workdir: Path, images: Path) -> list[str]:
         test, train = load_dataset("fashion-mnist", "test"), load_dataset("fashion-mnist", "train")
     except aegan.AeganError as e:
         return ["## Compression on Fashion-MNIST", "", f"Skipped: {e}", ""]
-    n = 2000 if quick else len(test)
-    x, xtr = test.x[:n, 0], train.x[:, 0]
-    test_npy = workdir / "test-images.npy"
-    np.save(test_npy, test.x[:n])
-    data_args = ["--data", str(test_npy)]
+    x, data_args, codec_epochs, extra = _test_images_and_settings(test, quick, workdir)
+    n, xtr = len(x), train.x[:, 0]
     epochs = 2 if quick else 8  # VQ-VAE and the plain autoencoder
-    codec_epochs = 2 if quick else CODEC_EPOCHS
-    extra = ["--max-samples", "6000"] if quick else []
     curves: dict[str, list[dict]] = {}
     commands: dict[str, str] = {}
 
@@ -184,12 +179,8 @@ def compression_ablations_section(quick: bool, workdir: Path) -> list[str]:
         test = load_dataset("fashion-mnist", "test")
     except aegan.AeganError as e:
         return ["## Codec ablations on Fashion-MNIST", "", f"Skipped: {e}", ""]
-    n = 2000 if quick else len(test)
-    x = test.x[:n, 0]
-    np.save(workdir / "test-images.npy", test.x[:n])
-    data_args = ["--data", str(workdir / "test-images.npy")]
-    codec_epochs = 2 if quick else CODEC_EPOCHS
-    extra = ["--max-samples", "6000"] if quick else []
+    x, data_args, codec_epochs, extra = _test_images_and_settings(test, quick, workdir)
+    n = len(x)
     lam = QUICK_LAMBDAS[-1] if quick else ABLATION_LAMBDA
     variants = {MAIN: ([], (lam,)), **{f"aegan codec, {k}": (v, (lam,)) for k, v in ABLATIONS.items()}}
     seconds = run_jobs(_codec_jobs(variants, _trainer(workdir, extra, codec_epochs, 0)))
@@ -210,6 +201,15 @@ def compression_ablations_section(quick: bool, workdir: Path) -> list[str]:
                      f"{secs / base:.2f}x |")
     lines += ["", "How each row was made: " + "; ".join(f"{k}: {v}" for k, v in commands.items()) + ".", ""]
     return lines
+
+
+def _test_images_and_settings(test, quick: bool, workdir: Path):
+    """Both sections' test images (2,000 in quick mode) as pixels and as the --data file the commands
+    read, the codecs' epochs, and the training options quick mode adds."""
+    n = 2000 if quick else len(test)
+    np.save(workdir / "test-images.npy", test.x[:n])
+    return (test.x[:n, 0], ["--data", str(workdir / "test-images.npy")], 2 if quick else CODEC_EPOCHS,
+            ["--max-samples", "6000"] if quick else [])
 
 
 def _trainer(workdir: Path, extra: list[str], codec_epochs: int, epochs: int):

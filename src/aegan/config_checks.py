@@ -14,7 +14,8 @@ def validate_codec(m: CodecConfig) -> None:
         (m.latent_channels >= 1, f"--latent-channels {m.latent_channels} must be at least 1"),
         (m.stages is None or 1 <= m.stages <= 6, f"--stages {m.stages} must be between 1 and 6"),
         (0 <= m.blocks <= 4, f"--blocks {m.blocks} must be between 0 and 4"),
-        (m.finetune_steps is None or m.finetune_steps >= 0, f"--finetune-steps {m.finetune_steps} must be 0 (off) or more"),
+        (m.finetune_steps is None or m.finetune_steps >= 0,
+         f"--finetune-steps {m.finetune_steps} must be 0 (off) or more"),
     ])
 
 
