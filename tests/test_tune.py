@@ -367,3 +367,23 @@ def test_timeout_and_a_sqlite_database(cli, tmp_path):
     assert db.is_file() and not (out / "journal.log").exists() and spec.storage == f"sqlite:///{db}"
     assert 1 <= len(study.trials) < 200  # no trial is started after the timeout
     assert (out / "best.json").is_file()
+
+
+def test_a_codec_trial_is_worth_what_its_last_phase_leaves(cli, tmp_path):
+    # train codec ends with a phase on rounded latents after its epochs (runs/codec.py); the weights a
+    # trial leaves, and best.json retrains, are those after it, so the trial's value is the phase's
+    space = tmp_path / "space.yaml"
+    space.write_text("lr:\n  choices: [0.003, 0.005]\n")
+    out = tmp_path / "study"
+    r = cli("tune", "codec", "--data", "digits", "--hidden-channels", "16", "--latent-channels", "16",
+            "--blocks", "0", "--batch-size", "32", "--epochs", "2", "--finetune-steps", "300", "--trials", "2",
+            "--sampler", "random", "--pruner", "none", "--space", space, "--out", out)
+    assert r.code == 0, r.out + r.err
+    _, study = study_of(out)
+    assert len(study.trials) == 2
+    for t in study.trials:
+        lines = (out / t.user_attrs["folder"] / "metrics.jsonl").read_text().splitlines()
+        epoch, phase = json.loads(lines[-2]), json.loads(lines[-1])
+        assert phase["phase"] == "finetune-rounded" and t.user_attrs["before_phase"] == epoch["val_loss"]
+        # the phase is kept only where it lowered the validation loss: then the value is below the epoch's
+        assert t.value == phase["val_loss"] < epoch["val_loss"], (t.value, epoch["val_loss"])

@@ -317,8 +317,8 @@ class Trial:
             validate_train(cfg.train)
             if spec.task.check_model is not None:
                 spec.task.check_model(cfg.model)
-            fit(self.ds, cfg, self.folder / rel, overwrite=True, progress=False, observe=observe,
-                checks_per_epoch=spec.checks)
+            run = fit(self.ds, cfg, self.folder / rel, overwrite=True, progress=False, observe=observe,
+                      checks_per_epoch=spec.checks)
         except Interrupted as e:
             retry(trial.study, trial)  # cut off: run again on --resume
             raise StudyInterrupted(str(e).split(";")[0], e.exit_code) from None
@@ -327,8 +327,17 @@ class Trial:
             raise
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 2))
         if cfg.train.patience:  # the best epoch's weights are the ones kept
-            return min(values) if spec.direction == "minimize" else max(values)
-        return values[-1]
+            value = min(values) if spec.direction == "minimize" else max(values)
+        else:
+            value = values[-1]
+        phase = run.history[-1] if run.history and "phase" in run.history[-1] else None
+        if phase is not None and phase.get(spec.metric) is not None:
+            # a last phase after the epochs (a codec's on rounded latents) changed the weights the trial
+            # leaves: its value is theirs, as the run folder's last metrics line says
+            trial.set_user_attr("before_phase", value)
+            value = float(phase[spec.metric])
+            value = worst if math.isnan(value) else value
+        return value
 
 
 def run_trials(study, spec: StudySpec, folder: Path, ds, *, trials: int, timeout: float | None,
