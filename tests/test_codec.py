@@ -415,3 +415,40 @@ def test_a_single_symbol_table_costs_nothing_and_decodes():
     enc = Encoder()
     enc.segment(symbols, rows, Rows())
     assert np.array_equal(Decoder(enc.finish()).segment(rows, Rows()), symbols)
+
+
+def test_a_stop_in_the_last_phase_is_one_line_and_resume_runs_it_again(tmp_path):
+    """SIGTERM (or Ctrl-C) during the phase on rounded latents: exit 143 with one line that says so and
+    how to go on; the folder keeps the last epoch's checkpoint, and --resume runs the phase from its
+    start, to the weights an uninterrupted run ends with, byte for byte."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from aegan import checkpoint
+
+    def train(out):
+        argv = ["train", "codec", *DIGITS, "--epochs", "1", "--finetune-steps", "1000", "--out", out, "--quiet"]
+        return subprocess.Popen([sys.executable, "-m", "aegan", *map(str, argv)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    ref, out = tmp_path / "ref", tmp_path / "stopped"
+    assert train(ref).wait(300) == 0
+    proc, deadline = train(out), time.time() + 120
+    while not checkpoint.checkpoints(out) and proc.poll() is None:  # the epoch's end: the phase begins
+        assert time.time() < deadline, "the run wrote no checkpoint"
+        time.sleep(0.02)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143, proc.stderr.read()
+    err = proc.stderr.read().strip().splitlines()
+    assert len(err) == 1 and "of the last phase on rounded latents" in err[0], err
+    assert f"aegan train --resume {out}" in err[0], err
+    assert [m.get("phase") for m in checkpoint.read_jsonl(out / "metrics.jsonl")] == [None]
+    r = subprocess.run([sys.executable, "-m", "aegan", "train", "--resume", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (ref / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
+    assert ([m.get("phase") for m in checkpoint.read_jsonl(out / "metrics.jsonl")]
+            == [m.get("phase") for m in checkpoint.read_jsonl(ref / "metrics.jsonl")] == [None, "finetune-rounded"])

@@ -188,7 +188,9 @@ def cmd_resume(args) -> int:
         if train.epochs < completed:
             raise UsageError(f"--epochs {train.epochs}: {path} has already trained {completed} epochs; "
                              f"give --epochs {completed} or more")
-        if done["epoch"] > train.epochs:
+        # state.pt in the run folder: the training ended, phases after the epochs included (a codec's on
+        # rounded latents, cut off by Ctrl-C, runs again from here)
+        if done["epoch"] > train.epochs and (path / checkpoint.STATE).is_file():
             print(f"{path} has already finished its {completed} epochs; nothing to train "
                   f"(give --epochs N with N > {completed} to train further)")
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import signal
 import time
 from shlex import quote
 
@@ -23,7 +24,7 @@ from ..data import Dataset, Normalizer
 from ..errors import DataError, RunError
 from ..models.codec import Codec, default_stages
 from ..optim import descend, make_optimizer
-from ..train import evaluate, train_on_loss
+from ..train import Interrupted, evaluate, interruptible, train_on_loss
 from ..version import __version__
 from ..viz import reconstruction_grid, save_png
 from .base import Job, RunBase, Section, data_info
@@ -179,12 +180,16 @@ def finetune_rounded(codec: Codec, x_train, x_val, steps: int, tc, accel: Accel,
     start = time.perf_counter()
     codec.eval()  # rounding, as in a file
     try:
-        for _ in range(steps):
-            idx = torch.randint(len(x_train), (tc.batch_size,), generator=draw)
-            out = codec.loss(x_train.take(distributed.shard(idx))[0])
-            descend(opt, out["loss"], params, ctl.grad_clip, what="fine-tuning loss")
-            for k, v in out.items():
-                sums[k] = sums.get(k, 0.0) + v.detach().float()
+        with interruptible(ctl):
+            for i in range(steps):
+                if distributed.any_flag(ctl.stop_signal is not None):  # every process stops here
+                    codec.load_state_dict(kept)  # the folder's weights: the last epoch's, as saved
+                    _stopped(ctl, i, steps)
+                idx = torch.randint(len(x_train), (tc.batch_size,), generator=draw)
+                out = codec.loss(x_train.take(distributed.shard(idx))[0])
+                descend(opt, out["loss"], params, ctl.grad_clip, what="fine-tuning loss")
+                for k, v in out.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach().float()
     finally:
         codec.train()
         for m in frozen:
@@ -200,6 +205,16 @@ def finetune_rounded(codec: Codec, x_train, x_val, steps: int, tc, accel: Accel,
         record["val_loss_before"] = before["loss"]
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def _stopped(ctl, step: int, steps: int) -> None:
+    """SIGINT or SIGTERM during the phase: it is dropped (the run folder keeps the last epoch's weights
+    and checkpoint), and `aegan train --resume` runs it again from its start, as an uninterrupted
+    run would have."""
+    sig = ctl.stop_signal or signal.SIGTERM
+    name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}")
+    raise Interrupted(f"stopped by {name} at step {step} of {steps} of the last phase on rounded latents, which "
+                      "is dropped: the run folder keeps the weights of the last epoch", 128 + int(sig))
 
 
 def finetune_line(record: dict) -> str:

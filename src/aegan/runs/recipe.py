@@ -92,6 +92,7 @@ def _fit(prepare, ds: Dataset, config: RunConfig, out, overwrite: bool, progress
     accel.release(run.module)
     if run.path is not None:
         checkpoint.save_weights(run.path / checkpoint.WEIGHTS, run.module)  # the best weights, if restored
+        # last: the mark of a finished training, phases after the epochs included (cli/train.py: cmd_resume)
         checkpoint.save_state(run.path / checkpoint.STATE, {
             **job.final_state(), "torch_rng": torch.get_rng_state(), "python": platform.python_version(),
             "torch": str(torch.__version__)})
@@ -181,6 +182,8 @@ def open_training(out: str | Path | None, overwrite: bool, resume: bool, config:
             return None, ctl, history, TensorBoardLog()
         history = list(ctl.resume["loop"]["history"])
         checkpoint.write_jsonl(path / checkpoint.METRICS, history)
+        # the run is unfinished until this training ends and writes it again (cli/train.py: cmd_resume)
+        (path / checkpoint.STATE).unlink(missing_ok=True)
         checkpoint.write_text(path / checkpoint.CONFIG, config.to_json())  # with what --resume changed
         if progress:
             loop = ctl.resume["loop"]
