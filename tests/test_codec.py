@@ -429,7 +429,7 @@ def test_a_stop_in_the_last_phase_is_one_line_and_resume_runs_it_again(tmp_path)
     from aegan import checkpoint
 
     def train(out):
-        argv = ["train", "codec", *DIGITS, "--epochs", "1", "--finetune-steps", "1000", "--out", out, "--quiet"]
+        argv = ["train", "codec", *DIGITS, "--epochs", "1", "--finetune-steps", "400", "--out", out, "--quiet"]
         return subprocess.Popen([sys.executable, "-m", "aegan", *map(str, argv)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
