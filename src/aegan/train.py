@@ -283,9 +283,13 @@ def _set_rng(rng: dict) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
+def stop_name(sig: int) -> tuple[str, int]:
+    """(how a message names the signal that stopped a training, the exit code it ends with)."""
+    return {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}"), 128 + int(sig)
+
+
 def _interrupt(ctl: Control, save, gen_epoch, state) -> None:
-    name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(ctl.stop_signal, f"signal {ctl.stop_signal}")
-    code = 128 + int(ctl.stop_signal)
+    name, code = stop_name(ctl.stop_signal)
     if ctl.save is None:
         saved = ("rank 0 writes the checkpoint" if not distributed.is_main()
                  else "no run folder, nothing saved")

@@ -24,7 +24,7 @@ from ..data import Dataset, Normalizer
 from ..errors import DataError, RunError
 from ..models.codec import Codec, default_stages
 from ..optim import descend, make_optimizer
-from ..train import Interrupted, evaluate, interruptible, train_on_loss
+from ..train import Interrupted, evaluate, interruptible, stop_name, train_on_loss
 from ..version import __version__
 from ..viz import reconstruction_grid, save_png
 from .base import Job, RunBase, Section, data_info
@@ -211,10 +211,9 @@ def _stopped(ctl, step: int, steps: int) -> None:
     """SIGINT or SIGTERM during the phase: it is dropped (the run folder keeps the last epoch's weights
     and checkpoint), and `aegan train --resume` runs it again from its start, as an uninterrupted
     run would have."""
-    sig = ctl.stop_signal or signal.SIGTERM
-    name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(sig, f"signal {sig}")
+    name, code = stop_name(ctl.stop_signal or signal.SIGTERM)  # SIGTERM: another process's stop (torchrun)
     raise Interrupted(f"stopped by {name} at step {step} of {steps} of the last phase on rounded latents, which "
-                      "is dropped: the run folder keeps the weights of the last epoch", 128 + int(sig))
+                      "is dropped: the run folder keeps the weights of the last epoch", code)
 
 
 def finetune_line(record: dict) -> str:
