@@ -29,8 +29,8 @@ ABLATIONS = {"hyperprior": ["--prior", "hyperprior"], "checkerboard, --blocks 0"
              "checkerboard, --finetune-steps 0": ["--finetune-steps", "0"]}
 ABLATION_LAMBDA = 0.01
 MAIN = "aegan codec, checkerboard, --blocks 1 (default)"
-CODEC_EPOCHS = 10  # `aegan train codec`'s default; at its default batch of 8, 28-50 minutes a codec with one
-# thread of a 2-core CPU beside another (the machine's speed varies from day to day), 2.5 of them the last phase on
+CODEC_EPOCHS = 10  # `aegan train codec`'s default; at its default batch of 8, 28-55 minutes a codec with one
+# thread of a 2-core CPU beside another (the machine's speed varies from day to day), 2-3 of them the last phase on
 # rounded latents (4 epochs gave -29.5%, validation loss still falling about 6% an epoch). More is not
 # better: at lambda 0.003, 20 epochs gave 64.2 B at 28.09 dB on the test set against 10 epochs' 61.1 B at 27.92
 # (about 3% more bytes at the same PSNR); the validation loss stays near 0.95 from epoch 7 at the full learning rate
